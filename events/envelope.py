@@ -1,0 +1,80 @@
+"""The stored event envelope, its canonical JSON and the hash chain (CONTRACT §2, §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+#: The hash the first event is chained to.
+GENESIS_HASH = ""
+
+
+def format_instant(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. ``2024-06-25T08:30:00.000000Z``."""
+    # isoformat is several times faster than strftime, and this runs once per append.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def parse_instant(value: str) -> datetime:
+    """Read an RFC 3339 instant; a value without an offset is refused rather than guessed."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 text: the same bytes for the same content everywhere."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous: str, envelope: dict[str, Any]) -> str:
+    """``sha256(previous hash + canonical JSON of the envelope)`` as lowercase hex."""
+    return hashlib.sha256((previous + canonical_json(envelope)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as stored: the request's fields plus what the server assigned."""
+
+    id: str
+    mission: str
+    type: str
+    stream: str
+    version: int
+    position: int
+    occurred_on: date
+    recorded_at: datetime
+    recorded_by: str
+    data: dict[str, Any]
+    source: dict[str, Any] | None
+    notes: str | None
+    hash: str
+    schema_version: int = 1
+
+    def envelope(self) -> dict[str, Any]:
+        """Every field but ``hash``, in JSON form: what the hash covers."""
+        return {
+            "id": self.id,
+            "mission": self.mission,
+            "type": self.type,
+            "stream": self.stream,
+            "version": self.version,
+            "position": self.position,
+            "occurred_on": self.occurred_on.isoformat(),
+            "recorded_at": format_instant(self.recorded_at),
+            "recorded_by": self.recorded_by,
+            "data": self.data,
+            "source": self.source,
+            "notes": self.notes,
+            "schema_version": self.schema_version,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The envelope plus its hash, as the API and the export write it."""
+        body = self.envelope()
+        body["hash"] = self.hash
+        return body

@@ -270,7 +270,9 @@ class _FundsData(_Model):
             if self.usd_rate is not None and self.usd_rate != 1:
                 raise ValueError("usd_rate of a USD amount must be 1 or omitted")
         elif self.usd_rate is None:
-            raise ValueError(f"usd_rate (USD per {self.currency}) is required unless currency is USD")
+            raise ValueError(
+                f"usd_rate (USD per {self.currency}) is required unless currency is USD"
+            )
         return self
 
     def usd(self) -> Decimal:
@@ -442,19 +444,25 @@ FIELD = frozenset({Role.ADMIN, Role.LIAISON})
 SYSTEM = frozenset({Role.SYSTEM})
 
 
+_EnvelopeClass = type[_Envelope]
+_DataClass = type[_Model]
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """Catalogue facts of one event type: its stream kind, who may post it, its scope key."""
 
     type: str
-    model: type[_Envelope]
-    data_model: type[_Model]
+    model: _EnvelopeClass
+    data_model: _DataClass
     stream_kind: Literal["mission", "contingent", "funding", "alerts", "named"]
     roles: frozenset[Role]
     scope_field: Literal["country", "donor"] | None = None
 
 
-def _spec(model: type[_Envelope], kind: Any, roles: frozenset[Role], scope: Any = None) -> EventSpec:
+def _spec(
+    model: type[_Envelope], kind: Any, roles: frozenset[Role], scope: Any = None
+) -> EventSpec:
     name = model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
     data_model = model.model_fields["data"].annotation
     return EventSpec(name, model, data_model, kind, roles, scope)  # type: ignore[arg-type]

@@ -62,7 +62,9 @@ def fold(entries: Iterable[Entry]) -> dict[str, Fact]:
             if named is not None:
                 facts[named.id] = replace(named, retracted=True)
         else:
-            facts[entry.id] = Fact(entry.id, entry.type, entry.version, entry.occurred_on, entry.data)
+            facts[entry.id] = Fact(
+                entry.id, entry.type, entry.version, entry.occurred_on, entry.data
+            )
     return facts
 
 
@@ -75,9 +77,7 @@ def check_amendable(named: Fact, amendment: str) -> None:
         )
     if named.retracted:
         what = "retracted again" if amendment == "EventRetracted" else "corrected"
-        raise RuleViolation(
-            "data.event_id", f"event {named.id} was retracted and cannot be {what}"
-        )
+        raise RuleViolation("data.event_id", f"event {named.id} was retracted and cannot be {what}")
     if amendment == "EventRetracted" and named.type == "MissionRegistered":
         raise RuleViolation(
             "data.event_id",
@@ -138,8 +138,9 @@ def _mission_history(live: list[Fact], changed: Fact, blame: str) -> None:
         ended = [f for f in live if f.type == "MandateEnded" and f.id != changed.id]
         if ended and changed.version > ended[0].version:
             raise RuleViolation(
-                "type", f"the mandate ended on {ended[0].occurred_on.isoformat()}; "
-                "no further mandate events may follow"
+                "type",
+                f"the mandate ended on {ended[0].occurred_on.isoformat()}; "
+                "no further mandate events may follow",
             )
 
     in_force: date | None = None
@@ -160,8 +161,7 @@ def _mission_history(live: list[Fact], changed: Fact, blame: str) -> None:
         elif in_force is None:
             raise RuleViolation(
                 "type" if fact.id == changed.id else field,
-                f"{fact.type} on {fact.occurred_on.isoformat()} needs an earlier "
-                "MandateAuthorized",
+                f"{fact.type} on {fact.occurred_on.isoformat()} needs an earlier MandateAuthorized",
             )
         elif fact.type == "MandateRenewed":
             assert expires is not None
@@ -202,8 +202,13 @@ def _mission_history(live: list[Fact], changed: Fact, blame: str) -> None:
 def _flag_once(live: list[Fact], changed: Fact, blame: str) -> None:
     def key(fact: Fact) -> tuple[Any, ...]:
         d = fact.data
-        return (d["deadline"], d["due_on"], d["threshold_days"], d.get("resolution"),
-                d.get("review_id"))
+        return (
+            d["deadline"],
+            d["due_on"],
+            d["threshold_days"],
+            d.get("resolution"),
+            d.get("review_id"),
+        )
 
     mine = key(changed)
     if any(f.id != changed.id and key(f) == mine for f in live):

@@ -52,7 +52,12 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 events = Table(
     "events",
     metadata,
-    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "position",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     Column("id", String(36), nullable=False, unique=True),
     Column("mission", String(32), nullable=False),
     Column("stream", String(80), nullable=False),
@@ -69,7 +74,6 @@ events = Table(
     # The last guard against two writers taking the same version of a stream.
     UniqueConstraint("stream", "version", name="uq_events_stream_version"),
     Index("ix_events_mission_position", "mission", "position"),
-    Index("ix_events_type_position", "type", "position"),
 )
 
 idempotency_keys = Table(

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select
+from sqlalchemy import Connection, Engine, Row, select
 
 from events import catalogue, codes, rules, schema
 from events.catalogue import AMENDMENT_TYPES, CATALOGUE, SCHEMA_VERSION
@@ -31,7 +30,8 @@ from events.errors import (
     StreamNotFound,
     VersionConflict,
 )
-from events.recorders import Recorder, recorder_for
+from events.ids import new_event_id
+from events.recorders import Recorder, WriteTx, recorder_for
 
 log = logging.getLogger(__name__)
 
@@ -127,48 +127,42 @@ class EventStore:
         ``batch`` names errors by index (``events[3].data.personnel``).
         """
         if not 1 <= len(events) <= MAX_BATCH:
-            raise InvalidEvent(
-                [FieldError("events", f"must hold 1 to {MAX_BATCH} events")]
-            )
+            raise InvalidEvent([FieldError("events", f"must hold 1 to {MAX_BATCH} events")])
         request_hash = _request_hash(events, batch) if idempotency_key is not None else ""
-        with self.recorder.write() as conn:
+        with self.recorder.write() as tx:
             if idempotency_key is not None:
-                replay = self._replay(conn, key_scope, idempotency_key, request_hash)
+                replay = self._replay(tx, key_scope, idempotency_key, request_hash)
                 if replay is not None:
                     return AppendResult(replay, replayed=True)
-            writer = _Writer(self, conn)
+            writer = _Writer(self, tx)
             for index, event in enumerate(events):
                 try:
                     writer.add(event, recorded_by=recorded_by, guard=guard)
                 except InvalidEvent as exc:
-                    raise exc.prefixed(f"events[{index}]") if batch else exc
+                    if not batch:
+                        raise
+                    raise exc.prefixed(f"events[{index}]") from None
             recorded = writer.flush()
             if idempotency_key is not None:
-                conn.execute(
-                    schema.idempotency_keys.insert(),
-                    {
-                        "scope": key_scope,
-                        "key": idempotency_key,
-                        "request_hash": request_hash,
-                        "event_ids": [e.id for e in recorded],
-                        "created_at": writer.now,
-                    },
-                )
-                self._purge_keys(conn, writer.now)
+                ids = [e.id for e in recorded]
+                tx.save_key(key_scope, idempotency_key, request_hash, ids, writer.now)
+            self._purge_keys(tx, writer.now)
         for event in recorded:
             if event.type == "MissionRegistered":
                 self._registered.add(event.mission)
         return AppendResult(recorded)
 
-    def import_events(self, items: Iterable[tuple[Any, Preserved]], *, chunk: int = 500) -> ImportReport:
+    def import_events(
+        self, items: Iterable[tuple[Any, Preserved]], *, chunk: int = 500
+    ) -> ImportReport:
         """Append exported events keeping their ids, ``recorded_at`` and ``recorded_by``.
 
         Every event passes the same rules as over the API; an id already stored with the same
         content is skipped, so importing a file twice changes nothing. All or nothing.
         """
         imported = skipped = 0
-        with self.recorder.write() as conn:
-            writer = _Writer(self, conn)
+        with self.recorder.write() as tx:
+            writer = _Writer(self, tx)
             for event, kept in items:
                 existing = writer.lookup(kept.id)
                 if existing is not None:
@@ -184,30 +178,27 @@ class EventStore:
         return ImportReport(imported, skipped)
 
     def _replay(
-        self, conn: Connection, scope: str, key: str, request_hash: str
+        self, tx: WriteTx, scope: str, key: str, request_hash: str
     ) -> list[RecordedEvent] | None:
-        keys = schema.idempotency_keys
-        row = conn.execute(
-            select(keys.c.request_hash, keys.c.event_ids).where(
-                keys.c.scope == scope, keys.c.key == key
-            )
-        ).first()
-        if row is None:
+        found = tx.find_key(scope, key)
+        if found is None:
             return None
-        if row.request_hash != request_hash:
+        stored_hash, ids, created_at = found
+        if created_at < self.clock() - self.idempotency_retention:
+            tx.forget_key(scope, key)  # expired but not yet swept: the key is free again
+            return None
+        if stored_hash != request_hash:
             raise IdempotencyKeyReused(key)
-        ids = list(row.event_ids)
-        found = {e.id: e for e in self._select(conn, schema.events.c.id.in_(ids))}
-        return [found[i] for i in ids]
+        by_id = {e.id: e for e in tx.events_by_id(ids)}
+        return [by_id[i] for i in ids]
 
-    def _purge_keys(self, conn: Connection, now: datetime) -> None:
+    def _purge_keys(self, tx: WriteTx, now: datetime) -> None:
         # Keys are kept for the retention period (>= 24 h by contract); the sweep runs at most
         # hourly per process so it costs nothing on the hot path.
         if self._last_purge is not None and now - self._last_purge < timedelta(hours=1):
             return
         self._last_purge = now
-        keys = schema.idempotency_keys
-        conn.execute(keys.delete().where(keys.c.created_at < now - self.idempotency_retention))
+        tx.purge_keys(now - self.idempotency_retention)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -264,8 +255,11 @@ class EventStore:
 
     def head(self) -> tuple[int, str] | None:
         """The last position and its hash, or None for an empty store."""
+        ev = schema.events
         with self.recorder.read() as conn:
-            row = _head(conn)
+            row = conn.execute(
+                select(ev.c.position, ev.c.hash).order_by(ev.c.position.desc()).limit(1)
+            ).first()
         return (row.position, row.hash) if row else None
 
     def iter_events(self, *, after: int = 0, chunk: int = 1000) -> Iterator[RecordedEvent]:
@@ -296,21 +290,30 @@ class EventStore:
                 problem = "the stored hash does not match the event's content and its predecessor"
             if problem is not None:
                 return VerifyReport(
-                    False, checked, last_position or None, previous or None,
-                    first_bad_position=bad_at, problem=problem,
+                    False,
+                    checked,
+                    last_position or None,
+                    previous or None,
+                    first_bad_position=bad_at,
+                    problem=problem,
                 )
             previous, last_position = event.hash, event.position
             versions[event.stream] = event.version
         if expected_head is not None and expected_head != previous:
             return VerifyReport(
-                False, checked, last_position or None, previous or None,
+                False,
+                checked,
+                last_position or None,
+                previous or None,
                 first_bad_position=last_position + 1,
                 problem=f"the chain ends at {previous or 'nothing'}, not at the expected head "
                 f"{expected_head}: events after position {last_position} are missing",
             )
         return VerifyReport(True, checked, last_position or None, previous or None)
 
-    def _select(self, conn: Connection, *where: Any, limit: int | None = None) -> list[RecordedEvent]:
+    def _select(
+        self, conn: Connection, *where: Any, limit: int | None = None
+    ) -> list[RecordedEvent]:
         ev = schema.events
         query = select(ev).where(*where).order_by(ev.c.position)
         if limit is not None:
@@ -324,8 +327,8 @@ class EventStore:
 @dataclass
 class _Writer:
     store: EventStore
-    conn: Connection
-    pending: list[dict[str, Any]] = field(default_factory=list)
+    tx: WriteTx
+    pending: list[RecordedEvent] = field(default_factory=list)
     recorded: list[RecordedEvent] = field(default_factory=list)
     _versions: dict[str, int] = field(default_factory=dict)
     _histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
@@ -336,7 +339,7 @@ class _Writer:
     _now_text: str = ""
 
     def __post_init__(self) -> None:
-        head = self.store.recorder.head(self.conn)
+        head = self.tx.head()
         now = self.store.clock()
         if head is not None:
             self._position, self._hash, last_at = head
@@ -378,7 +381,7 @@ class _Writer:
         if event.expected_version is not None and event.expected_version != current:
             raise VersionConflict(stream, event.expected_version, current)
 
-        event_id = preserved.id if preserved else str(uuid.uuid4())
+        event_id = preserved.id if preserved else new_event_id()
         occurred_on = event.occurred_on
         if type_ == "EventCorrected":
             data["data"] = self._replacement(event, named)  # type: ignore[arg-type]
@@ -424,41 +427,36 @@ class _Writer:
         if stream in self._histories:
             self._histories[stream].append(_entry(recorded))
         self.recorded.append(recorded)
-        self.pending.append(_row(recorded))
+        self.pending.append(recorded)
 
     def flush(self) -> list[RecordedEvent]:
         if self.pending:
-            self.store.recorder.insert(self.conn, self.pending)
+            self.tx.insert(self.pending)
             self.pending = []
         return self.recorded
 
     def lookup(self, event_id: str) -> RecordedEvent | None:
         if event_id in self._by_id:
             return self._by_id[event_id]
-        found = self.store._select(self.conn, schema.events.c.id == event_id)
+        found = self.tx.events_by_id([event_id])
         return found[0] if found else None
 
     def _registered(self, mission: str) -> bool:
         if mission in self.store._registered:
             return True
-        if self._version(catalogue.mission_stream(mission)) > 0:
-            return True
-        return _registered(self.conn, mission)
+        # MissionRegistered is always version 1 of its stream: nothing else may precede it.
+        return self._version(catalogue.mission_stream(mission)) > 0
 
     def _version(self, stream: str) -> int:
         if stream not in self._versions:
-            self._versions[stream] = self.store.recorder.stream_version(self.conn, stream)
+            self._versions[stream] = self.tx.stream_version(stream)
         return self._versions[stream]
 
     def _history(self, stream: str) -> list[rules.Entry]:
         if stream not in self._histories:
-            ev = schema.events
-            rows = self.conn.execute(
-                select(ev.c.id, ev.c.type, ev.c.version, ev.c.occurred_on, ev.c.data)
-                .where(ev.c.stream == stream)
-                .order_by(ev.c.version)
-            )
-            self._histories[stream] = [rules.Entry(*r) for r in rows]
+            # Stored history plus this transaction's own events not yet flushed.
+            unflushed = [_entry(e) for e in self.pending if e.stream == stream]
+            self._histories[stream] = self.tx.history(stream) + unflushed
         return self._histories[stream]
 
     def _replacement(self, event: Any, named: RecordedEvent) -> dict[str, Any]:
@@ -511,7 +509,10 @@ class _Writer:
             facts[event_id] = changed
             blame = "data"
         else:
-            target = facts[named.id]
+            # An amendment is not a fact of its own; check_amendable refuses to amend one.
+            target = facts.get(named.id) or rules.Fact(
+                named.id, named.type, named.version, named.occurred_on, named.data
+            )
             rules.check_amendable(target, type_)
             if type_ == "EventCorrected":
                 on = event.data.occurred_on or target.occurred_on
@@ -525,13 +526,6 @@ class _Writer:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _head(conn: Connection) -> Row[Any] | None:
-    ev = schema.events
-    return conn.execute(
-        select(ev.c.position, ev.c.hash, ev.c.recorded_at).order_by(ev.c.position.desc()).limit(1)
-    ).first()
 
 
 def _registered(conn: Connection, mission: str) -> bool:
@@ -565,25 +559,6 @@ def _recorded(row: Row[Any]) -> RecordedEvent:
         hash=m["hash"],
         schema_version=m["schema_version"],
     )
-
-
-def _row(event: RecordedEvent) -> dict[str, Any]:
-    return {
-        "position": event.position,
-        "id": event.id,
-        "mission": event.mission,
-        "stream": event.stream,
-        "version": event.version,
-        "type": event.type,
-        "schema_version": event.schema_version,
-        "occurred_on": event.occurred_on,
-        "recorded_at": event.recorded_at,
-        "recorded_by": event.recorded_by,
-        "data": event.data,
-        "source": event.source,
-        "notes": event.notes,
-        "hash": event.hash,
-    }
 
 
 def _entry(event: RecordedEvent) -> rules.Entry:

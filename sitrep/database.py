@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -22,18 +23,18 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(settings: Settings, **engine_options: object) -> Engine:
+def make_engine(settings: Settings, **engine_options: Any) -> Engine:
     """An engine for ``settings.database_url``, with SQLite pragmas installed."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, **engine_options)  # type: ignore[arg-type]
+        engine = create_engine(url, **engine_options)
         prepare_sqlite(engine, synchronous=settings.sqlite_synchronous)
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    options = {"pool_size": settings.database_pool_size, "pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_size": settings.database_pool_size, "pool_pre_ping": True}
     options.update(engine_options)
-    return create_engine(url, **options)  # type: ignore[arg-type]
+    return create_engine(url, **options)
 
 
 def _alembic_config() -> Config:
@@ -61,7 +62,9 @@ def is_current(engine: Engine) -> bool:
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
-def open_store(settings: Settings, *, clock: Clock = utcnow, engine: Engine | None = None) -> EventStore:
+def open_store(
+    settings: Settings, *, clock: Clock = utcnow, engine: Engine | None = None
+) -> EventStore:
     """The event store for these settings, its schema migrated on first use."""
     engine = engine or make_engine(settings)
     migrate(engine)

@@ -38,7 +38,13 @@ def upgrade() -> None:
     json = sa.JSON().with_variant(JSONB(), "postgresql")
     op.create_table(
         "events",
-        sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+        # INTEGER PRIMARY KEY makes position SQLite's rowid: one b-tree fewer to write per append.
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("id", sa.String(36), nullable=False, unique=True),
         sa.Column("mission", sa.String(32), nullable=False),
         sa.Column("stream", sa.String(80), nullable=False),
@@ -55,7 +61,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("stream", "version", name="uq_events_stream_version"),
     )
     op.create_index("ix_events_mission_position", "events", ["mission", "position"])
-    op.create_index("ix_events_type_position", "events", ["type", "position"])
     op.create_table(
         "idempotency_keys",
         sa.Column("scope", sa.String(100), primary_key=True),

@@ -1,0 +1,68 @@
+"""JSON Lines export and import of envelopes (CONTRACT §8 ``sitrep export`` / ``import``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from events.catalogue import EventId
+from events.envelope import RecordedEvent, canonical_json, parse_instant
+from events.errors import FieldError, InvalidEvent
+from events.store import EventStore, Preserved
+
+#: Fields of an exported line that the server assigns and an import recomputes or checks.
+_ASSIGNED = ("stream", "version", "position", "hash", "schema_version")
+_KEPT = ("id", "recorded_at", "recorded_by")
+_REQUEST = ("mission", "type", "occurred_on", "data", "source", "notes")
+_EVENT_ID: TypeAdapter[str] = TypeAdapter(EventId)
+
+
+def write_jsonl(events: Iterable[RecordedEvent], out: IO[str]) -> int:
+    """Write one envelope per line in the given (position) order; returns how many."""
+    count = 0
+    for event in events:
+        # Canonical form, so an export is byte-identical whichever backend it came from.
+        out.write(canonical_json(event.to_json()))
+        out.write("\n")
+        count += 1
+    return count
+
+
+def read_jsonl(lines: Iterable[str], store: EventStore) -> Iterator[tuple[Any, Preserved]]:
+    """Parse exported lines into (event, kept fields); errors name the line number."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield _parse_line(line, store)
+        except InvalidEvent as exc:
+            raise exc.prefixed(f"line {number}") from None
+
+
+def _parse_line(line: str, store: EventStore) -> tuple[Any, Preserved]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent([FieldError("", f"not JSON: {exc.msg}")]) from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent([FieldError("", "each line must be a JSON object")])
+    unknown = set(obj) - set(_ASSIGNED) - set(_KEPT) - set(_REQUEST)
+    if unknown:
+        raise InvalidEvent([FieldError(sorted(unknown)[0], "unknown field")])
+    missing = [f for f in _KEPT if not isinstance(obj.get(f), str) or not obj.get(f)]
+    if missing:
+        raise InvalidEvent([FieldError(missing[0], "required in an exported envelope")])
+    try:
+        recorded_at = parse_instant(obj["recorded_at"])
+    except ValueError as exc:
+        raise InvalidEvent([FieldError("recorded_at", str(exc))]) from None
+    request = {k: obj[k] for k in _REQUEST if obj.get(k) is not None}
+    event = store.parse(request)
+    try:
+        _EVENT_ID.validate_python(obj["id"])
+    except ValidationError:
+        raise InvalidEvent([FieldError("id", "must be a lowercase UUID")]) from None
+    return event, Preserved(obj["id"], recorded_at, obj["recorded_by"][:100])

@@ -9,7 +9,6 @@ either path reads what the other wrote.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -18,7 +17,9 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -100,15 +101,10 @@ class WriteTx:
         return [self.recorder.event(row) for row in rows]
 
     def insert(self, rows: Sequence[RecordedEvent]) -> None:
-        sql = self.recorder.insert_sql
         if len(rows) == 1:
-            self.dbapi.execute(sql, self.recorder.values(rows[0]))
-            return
-        cursor = self.dbapi.cursor()
-        try:
-            cursor.executemany(sql, [self.recorder.values(e) for e in rows])
-        finally:
-            cursor.close()
+            self.dbapi.execute(self.recorder.insert_sql, self.recorder.values(rows[0]))
+        else:
+            self.recorder.insert_many(self.dbapi, rows)
 
     def find_key(self, scope: str, key: str) -> tuple[str, list[str], datetime] | None:
         row = self._one(
@@ -131,7 +127,7 @@ class WriteTx:
         self._run(
             "INSERT INTO idempotency_keys (scope, key, request_hash, event_ids, created_at) "
             f"VALUES ({self.p}, {self.p}, {self.p}, {self.p}, {self.p})",
-            (scope, key, request_hash, json.dumps(ids), self.recorder.instant_param(now)),
+            (scope, key, request_hash, _text(ids), self.recorder.instant_param(now)),
         )
 
     def purge_keys(self, before: datetime) -> None:
@@ -182,6 +178,13 @@ class Recorder:
 
     def _begin_write(self, dbapi: Any) -> None:
         raise NotImplementedError
+
+    def insert_many(self, dbapi: Any, rows: Sequence[RecordedEvent]) -> None:
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(self.insert_sql, [self.values(e) for e in rows])
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         """Release connections this recorder holds (the engine's pool keeps its own)."""
@@ -289,6 +292,7 @@ class SqliteRecorder(Recorder):
         # its appends and queues its own threads on a lock instead of on SQLite's busy timeout.
         self._writer_lock = threading.Lock()
         self._writer: Any = None
+        self._last_instant: tuple[datetime | None, str] = (None, "")
 
     @contextmanager
     def write(self) -> Iterator[WriteTx]:
@@ -340,8 +344,8 @@ class SqliteRecorder(Recorder):
             event.occurred_on.isoformat(),
             self.instant_param(event.recorded_at),
             event.recorded_by,
-            json.dumps(event.data),
-            None if event.source is None else json.dumps(event.source),
+            _text(event.data),
+            None if event.source is None else _text(event.source),
             event.notes,
             event.hash,
         )
@@ -350,15 +354,17 @@ class SqliteRecorder(Recorder):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def instant_param(self, value: datetime) -> Any:
-        return (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
+        # Every event of one append shares its recorded_at: format it once.
+        if value is not self._last_instant[0]:
+            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            self._last_instant = (value, text)
+        return self._last_instant[1]
 
     def day(self, value: Any) -> date:
         return date.fromisoformat(value)
 
     def json(self, value: Any) -> Any:
-        return json.loads(value)
+        return orjson.loads(value)
 
 
 class PostgresRecorder(Recorder):
@@ -383,6 +389,21 @@ class PostgresRecorder(Recorder):
         with dbapi.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(1936292210, hashtext(current_schema()))")
 
+    def insert_many(self, dbapi: Any, rows: Sequence[RecordedEvent]) -> None:
+        # COPY sends the whole batch in one stream; executemany would send a statement per row
+        # (psycopg pipelines them, but the per-row cost was four fifths of a batch append).
+        with dbapi.cursor() as cursor, cursor.copy(_COPY) as copy:
+            for event in rows:
+                copy.write_row(self.copy_values(event))
+
+    def copy_values(self, event: RecordedEvent) -> tuple[Any, ...]:
+        source = None if event.source is None else _text(event.source)
+        return (
+            event.position, event.id, event.mission, event.stream, event.version, event.type,
+            event.schema_version, event.occurred_on, event.recorded_at, event.recorded_by,
+            _text(event.data), source, event.notes, event.hash,
+        )  # fmt: skip
+
     def values(self, event: RecordedEvent) -> tuple[Any, ...]:
         return (
             event.position,
@@ -395,8 +416,8 @@ class PostgresRecorder(Recorder):
             event.occurred_on,
             event.recorded_at,
             event.recorded_by,
-            _Jsonb(event.data),
-            None if event.source is None else _Jsonb(event.source),
+            Jsonb(event.data, _text),
+            None if event.source is None else Jsonb(event.source, _text),
             event.notes,
             event.hash,
         )
@@ -414,10 +435,11 @@ class PostgresRecorder(Recorder):
         return value  # psycopg decodes json and jsonb itself
 
 
-def _Jsonb(value: Any) -> Any:
-    from psycopg.types.json import Jsonb
+_COPY = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
 
-    return Jsonb(value)
+
+def _text(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
 
 
 def prepare_sqlite(engine: Engine, *, synchronous: str = "NORMAL") -> None:

@@ -73,7 +73,6 @@ events = Table(
     Column("hash", String(64), nullable=False),
     # The last guard against two writers taking the same version of a stream.
     UniqueConstraint("stream", "version", name="uq_events_stream_version"),
-    Index("ix_events_mission_position", "mission", "position"),
 )
 
 idempotency_keys = Table(

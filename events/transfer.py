@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from events.catalogue import EventId
@@ -44,9 +44,10 @@ def read_jsonl(lines: Iterable[str], store: EventStore) -> Iterator[tuple[Any, P
 
 def _parse_line(line: str, store: EventStore) -> tuple[Any, Preserved]:
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InvalidEvent([FieldError("", f"not JSON: {exc.msg}")]) from None
+        # orjson refuses lone surrogates and other text that is not UTF-8, as the store must.
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent([FieldError("", f"not JSON: {exc}")]) from None
     if not isinstance(obj, dict):
         raise InvalidEvent([FieldError("", "each line must be a JSON object")])
     unknown = set(obj) - set(_ASSIGNED) - set(_KEPT) - set(_REQUEST)

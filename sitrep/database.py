@@ -32,7 +32,12 @@ def make_engine(settings: Settings, **engine_options: Any) -> Engine:
         return engine
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    options: dict[str, Any] = {"pool_size": settings.database_pool_size, "pool_pre_ping": True}
+    options: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,
+        "pool_pre_ping": True,
+        # A host that drops packets must fail in seconds, not after the TCP timeout.
+        "connect_args": {"connect_timeout": 10},
+    }
     options.update(engine_options)
     return create_engine(url, **options)
 

@@ -100,6 +100,14 @@ def test_verify_catches_reordered_rows(filled: EventStore) -> None:
     assert report.first_bad_position == 3
 
 
+def test_an_anchored_head_stays_valid_as_the_chain_grows(filled: EventStore) -> None:
+    head = filled.head()
+    assert head is not None
+    append(filled, arrived(7))
+    assert filled.verify(expected_head=head[1]).ok
+    assert not filled.verify(expected_head="0" * 64).ok
+
+
 def test_head_catches_loss_of_the_newest_events(filled: EventStore) -> None:
     head = filled.head()
     assert head is not None

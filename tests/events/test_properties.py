@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import catalogue
+from events.envelope import canonical_bytes
 from events.errors import RuleViolation
 from events.store import EventStore
 from tests.conftest import append, body, registered
@@ -199,3 +200,23 @@ def test_random_histories_are_accepted_exactly_when_strength_stays_non_negative(
     store: EventStore, ops: list[tuple[str, int, int, Any]]
 ) -> None:
     _run_sequence(store, ops)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text(st.characters(codec="utf-8"), max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(st.characters(codec="utf-8"), max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_canonical_json_is_pythons_sorted_compact_json(value: Any) -> None:
+    # The chain must be recomputable by anyone with a standard JSON library.
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_bytes(value) == expected.encode("utf-8")

@@ -1,0 +1,482 @@
+"""The ``sitrep`` command line (CONTRACT §8).
+
+Every command reads the settings once, does its work and reports failures as one ``error: ...``
+line on stderr with exit status 1; usage mistakes are click's usage errors (status 2). Nothing
+the user can cause ends in a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import psycopg
+import pydantic
+import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
+from pydantic_settings import SettingsError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from api import tokens
+from events import codes
+from events.catalogue import Role
+from events.errors import InvalidEvent, SitrepError, StoreUnavailable
+from events.store import EventStore
+from events.transfer import read_jsonl, write_jsonl
+from sitrep.database import make_engine, migrate, open_store
+from sitrep.settings import Settings
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Event-sourced situation reporting for multinational security missions.",
+)
+token_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
+app.add_typer(token_app, name="token")
+
+STDIO = "-"
+_HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Failure(Exception):
+    """A problem to report to the user as one line, ending the command with status 1."""
+
+
+# --- start-up ------------------------------------------------------------------------------
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
+def _configure_logging(verbose: bool) -> None:
+    # basicConfig does nothing when the root logger already has handlers (an embedding
+    # program, or a test runner), so this configures logging once per process at most.
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        handlers=[_StderrHandler()],
+    )
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress (INFO) to stderr.")
+    ] = False,
+) -> None:
+    """Settings come from SITREP_* environment variables and a .env file."""
+    _configure_logging(verbose)
+
+
+def main() -> None:
+    """Entry point of the ``sitrep`` console script."""
+    app(prog_name="sitrep")
+
+
+# --- reporting failures --------------------------------------------------------------------
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0].strip() if text else type(value).__name__
+
+
+def _where(settings: Settings | None) -> str:
+    if settings is None:
+        return "the database"
+    try:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database"
+    return f"the database at {url}"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _reported(settings: Settings | None = None) -> Iterator[None]:
+    """Turn every expected failure into one ``error:`` line on stderr and exit status 1."""
+    try:
+        yield
+    except Failure as exc:
+        raise _fail(str(exc)) from None
+    except InvalidEvent as exc:
+        first = exc.errors[0] if exc.errors else None
+        if first is None:
+            raise _fail(_first_line(exc.detail)) from None
+        where = f"{first.field}: " if first.field else ""
+        raise _fail(f"{where}{_first_line(first.message)}") from None
+    except StoreUnavailable as exc:
+        raise _fail(f"{_first_line(exc.detail)} ({_where(settings)})") from None
+    except SitrepError as exc:
+        raise _fail(_first_line(exc.detail)) from None
+    except DBAPIError as exc:
+        raise _fail(f"{_where(settings)} is unavailable: {_first_line(exc.orig)}") from None
+    except (psycopg.Error, sqlite3.Error) as exc:
+        raise _fail(f"{_where(settings)} is unavailable: {_first_line(exc)}") from None
+    except CommandError as exc:
+        # e.g. a database migrated by a newer sitrep than this one
+        raise _fail(f"cannot migrate {_where(settings)}: {_first_line(exc)}") from None
+    except SQLAlchemyError as exc:
+        raise _fail(f"{_where(settings)}: {_first_line(exc)}") from None
+
+
+def _settings() -> Settings:
+    """Read the settings once for this command, or fail naming the bad variable."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        name = "SITREP_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise Failure(f"invalid setting {name}: {message}") from None
+    except SettingsError as exc:
+        raise Failure(f"invalid settings: {_first_line(exc)}") from None
+
+
+# --- the database --------------------------------------------------------------------------
+
+
+def _engine(settings: Settings) -> Engine:
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        # The text is not echoed: it may hold a password.
+        raise Failure(
+            "SITREP_DATABASE_URL is not a database URL; use sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise Failure(
+            f"SITREP_DATABASE_URL names an unsupported database ({url.get_backend_name()}); "
+            "use sqlite:/// or postgresql+psycopg://"
+        )
+    try:
+        return make_engine(settings)
+    except (ArgumentError, ImportError) as exc:
+        raise Failure(f"SITREP_DATABASE_URL cannot be used: {_first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def _migrated_engine(settings: Settings) -> Iterator[Engine]:
+    engine = _engine(settings)
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _store(settings: Settings) -> Iterator[EventStore]:
+    engine = _engine(settings)
+    try:
+        store = open_store(settings, engine=engine)
+        try:
+            yield store
+        finally:
+            store.recorder.close()
+    finally:
+        engine.dispose()
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Bring the database to the newest schema (also done on first use by every command)."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings):
+            engine = _engine(settings)
+            try:
+                before = _revision(engine)
+                migrate(engine)
+                after = _revision(engine)
+            finally:
+                engine.dispose()
+    if before == after:
+        typer.echo(f"database at the newest schema (revision {after})")
+    else:
+        typer.echo(f"database at the newest schema (revision {after}; was {before or 'empty'})")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option("--role", help="What the token may do.")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="Comma-separated ISO 3166-1 alpha-3 country or donor organisation codes "
+            "the token may report for; required for a liaison.",
+        ),
+    ] = "",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Who holds the token; default ROLE-<random>."),
+    ] = None,
+) -> None:
+    """Create an API token and print it alone on the last line (it is shown only once)."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings):
+            codes_ = _scope(scope, role, settings)
+            holder = _name(name, role)
+            with _migrated_engine(settings) as engine:
+                principal, token = tokens.create_token(
+                    engine, role=role, name=holder, scope=codes_, now=datetime.now(UTC)
+                )
+    log.info("created token %s (%s, %s)", principal.token_id, principal.role, principal.name)
+    shown_scope = ",".join(sorted(principal.scope)) or "none"
+    typer.echo(
+        f"created token {principal.token_id}: role {principal.role.value}, "
+        f"name {principal.name}, scope {shown_scope} (only its hash is stored; "
+        "copy it now)"
+    )
+    typer.echo(token)
+
+
+def _scope(text: str, role: Role, settings: Settings) -> list[str]:
+    found = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [c for c in found if not (codes.is_country(c) or c in settings.donor_organisations)]
+    if unknown:
+        organisations = ", ".join(settings.donor_organisations) or "none configured"
+        raise Failure(
+            f"unknown scope code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: use "
+            f"ISO 3166-1 alpha-3 country codes such as KEN or a donor organisation "
+            f"({organisations})"
+        )
+    if role is Role.LIAISON and not found:
+        raise Failure(
+            "a liaison token needs --scope with the country or donor codes it reports for, "
+            "e.g. --scope KEN,JAM"
+        )
+    return found
+
+
+def _name(name: str | None, role: Role) -> str:
+    if name is None:
+        return f"{role.value}-{secrets.token_hex(3)}"
+    name = name.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise Failure("--name must be 1 to 100 printable characters")
+    return name
+
+
+@app.command("export")
+def export_command(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Where to write; - for stdout.")],
+) -> None:
+    """Write every event, in position order, as JSON Lines of envelopes."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _store(settings) as store:
+            if file == STDIO:
+                count = _export_to_stdout(store)
+            else:
+                count = _export_to_file(store, Path(file))
+    typer.echo(f"exported {_plural(count, 'event')}", err=True)
+
+
+def _export_to_stdout(store: EventStore) -> int:
+    binary = sys.stdout.buffer
+    # UTF-8 whatever the locale says, because the file is JSON.
+    out = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+    try:
+        return write_jsonl(store.iter_events(), out)
+    except BrokenPipeError:
+        raise Failure("the output was closed before the export finished") from None
+    finally:
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            out.flush()
+        out.detach()
+
+
+def _export_to_file(store: EventStore, path: Path) -> int:
+    if path.is_dir():
+        raise Failure(f"{path} is a directory")
+    # Written beside the target and renamed into place, so a failed export never leaves a
+    # truncated file that looks complete.
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise Failure(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        # mkstemp makes the file private; give it the mode a plain open() would have.
+        os.chmod(temporary, _new_file_mode(path))
+        with open(fd, "w", encoding="utf-8", newline="\n") as out:
+            count = write_jsonl(store.iter_events(), out)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise Failure(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return count
+
+
+def _new_file_mode(path: Path) -> int:
+    with contextlib.suppress(OSError):
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="JSON Lines to read; - for stdin.")],
+) -> None:
+    """Import exported events, keeping their ids; all or nothing, and idempotent."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _opened(file) as source, _store(settings) as store:
+            reading = _Reading(source)
+            try:
+                report = store.import_events(reading.items(store))
+            except SitrepError as exc:
+                raise reading.locate(exc) from None
+    typer.echo(f"imported {report.imported}, skipped {report.skipped} (already present)")
+
+
+@contextlib.contextmanager
+def _opened(file: str) -> Iterator[IO[bytes]]:
+    if file == STDIO:
+        yield sys.stdin.buffer
+        return
+    try:
+        source = open(file, "rb")  # noqa: SIM115 - closed below
+    except IsADirectoryError:
+        raise Failure(f"{file} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise Failure(f"{file}: no such file") from None
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror or exc}") from None
+    with source:
+        yield source
+
+
+class _Reading:
+    """Feeds the file's lines to the parser, remembering where it is to name the line of an
+    error the store raises (the parser names its own)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.line = 0
+        self.parsing = False
+
+    def lines(self) -> Iterator[str]:
+        for number, raw in enumerate(self.source, start=1):
+            self.line = number
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Failure(f"line {self.line}: not UTF-8 text") from None
+            yield text.removeprefix("\ufeff") if self.line == 1 else text
+
+    def items(self, store: EventStore) -> Iterator[Any]:
+        parsed = read_jsonl(self.lines(), store)
+        while True:
+            self.parsing = True
+            try:
+                item = next(parsed)
+            except StopIteration:
+                return
+            except OSError as exc:
+                raise Failure(f"cannot read the file: {exc.strerror or exc}") from None
+            self.parsing = False
+            yield item
+
+    def locate(self, exc: SitrepError) -> Exception:
+        """The store's error, naming the line it was about (unless the parser already did)."""
+        if self.parsing or isinstance(exc, StoreUnavailable) or self.line == 0:
+            return exc
+        if isinstance(exc, InvalidEvent):
+            return exc.prefixed(f"line {self.line}")
+        return Failure(f"line {self.line}: {_first_line(exc.detail)}")
+
+
+@app.command("verify")
+def verify_command(
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            metavar="HASH",
+            help="The head hash recorded earlier; also catches the loss of the newest events.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad position."""
+    expected = _expected_head(head)
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _store(settings) as store:
+            report = store.verify(expected_head=expected)
+    if report.head_position is None or not report.head_hash:
+        shown_head = "empty store" if report.ok else "no intact event"
+    else:
+        shown_head = f"position {report.head_position} hash {report.head_hash}"
+    if report.ok:
+        against = ", through the anchored head" if expected is not None else ""
+        typer.echo(f"ok: {_plural(report.checked, 'event')}, chain intact{against}")
+        typer.echo(f"head: {shown_head}")
+        return
+    typer.echo(f"FAILED at position {report.first_bad_position}: {report.problem}")
+    suffix = " (the last intact event)" if report.head_hash else ""
+    typer.echo(f"head: {shown_head}{suffix}")
+    raise typer.Exit(1)
+
+
+def _expected_head(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not _HEX_HASH.match(value):
+        raise typer.BadParameter(
+            "must be a SHA-256 hash: 64 hexadecimal digits", param_hint="--head"
+        )
+    return value

@@ -10,28 +10,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
-from events import catalogue, codes, rules, schema
-from events.catalogue import AMENDMENT_TYPES, CATALOGUE, SCHEMA_VERSION
-from events.envelope import GENESIS_HASH, RecordedEvent, canonical_json, chain_hash, format_instant
+from events import catalogue, codes, schema
+from events.envelope import GENESIS_HASH, RecordedEvent, canonical_json, chain_hash
 from events.errors import (
     ConflictingImport,
     EventNotFound,
     FieldError,
     IdempotencyKeyReused,
     InvalidEvent,
-    MissionNotFound,
-    RuleViolation,
     StreamNotFound,
-    VersionConflict,
 )
-from events.ids import new_event_id
 from events.recorders import Recorder, WriteTx, recorder_for
+from events.transaction import AppendTransaction
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +130,7 @@ class EventStore:
                 replay = self._replay(tx, key_scope, idempotency_key, request_hash)
                 if replay is not None:
                     return AppendResult(replay, replayed=True)
-            writer = _Writer(self, tx)
+            writer = AppendTransaction(self, tx)
             for index, event in enumerate(events):
                 try:
                     writer.add(event, recorded_by=recorded_by, guard=guard)
@@ -162,7 +158,7 @@ class EventStore:
         """
         imported = skipped = 0
         with self.recorder.write() as tx:
-            writer = _Writer(self, tx)
+            writer = AppendTransaction(self, tx)
             for event, kept in items:
                 existing = writer.lookup(kept.id)
                 if existing is not None:
@@ -327,210 +323,6 @@ class EventStore:
         return [_recorded(r) for r in conn.execute(query)]
 
 
-# --- one write transaction ---------------------------------------------------------------
-
-
-@dataclass
-class _Writer:
-    store: EventStore
-    tx: WriteTx
-    pending: list[RecordedEvent] = field(default_factory=list)
-    recorded: list[RecordedEvent] = field(default_factory=list)
-    _versions: dict[str, int] = field(default_factory=dict)
-    _histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
-    _by_id: dict[str, RecordedEvent] = field(default_factory=dict)
-    _position: int = 0
-    _hash: str = GENESIS_HASH
-    now: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
-    _now_text: str = ""
-
-    def __post_init__(self) -> None:
-        head = self.tx.head()
-        now = self.store.clock()
-        if head is not None:
-            self._position, self._hash, last_at = head
-            # recorded_at never goes backwards along positions, even if the clock does.
-            now = max(now, last_at)
-        self.now = now
-        self._now_text = format_instant(now)
-
-    def add(
-        self,
-        event: Any,
-        *,
-        recorded_by: str,
-        guard: Guard | None = None,
-        preserved: Preserved | None = None,
-    ) -> None:
-        mission, type_ = event.mission, event.type
-        data = event.data.model_dump(mode="json", exclude_none=True)
-        if type_ != "MissionRegistered" and not self._registered(mission):
-            raise MissionNotFound(mission)
-
-        named: RecordedEvent | None = None
-        if type_ in AMENDMENT_TYPES:
-            named = self.lookup(event.data.event_id)
-            if named is None:
-                raise EventNotFound(event.data.event_id)
-            if named.mission != mission:
-                raise RuleViolation(
-                    "data.event_id", f"event {named.id} belongs to mission {named.mission!r}"
-                )
-            stream, kind_of = named.stream, named.type
-        else:
-            stream, kind_of = catalogue.stream_of(mission, type_, data), type_
-
-        if guard is not None:
-            guard(event, kind_of, named.data if named else data)
-
-        current = self._version(stream)
-        if event.expected_version is not None and event.expected_version != current:
-            raise VersionConflict(stream, event.expected_version, current)
-
-        event_id = preserved.id if preserved else new_event_id()
-        occurred_on = event.occurred_on
-        if type_ == "EventCorrected":
-            data["data"] = self._replacement(event, named)  # type: ignore[arg-type]
-        self._check(event, type_, stream, kind_of, event_id, current + 1, data, named)
-
-        self._position += 1
-        source = event.source.model_dump(mode="json", exclude_none=True) if event.source else None
-        recorded_at = preserved.recorded_at if preserved else self.now
-        envelope = {
-            "id": event_id,
-            "mission": mission,
-            "type": type_,
-            "stream": stream,
-            "version": current + 1,
-            "position": self._position,
-            "occurred_on": occurred_on.isoformat(),
-            "recorded_at": format_instant(recorded_at) if preserved else self._now_text,
-            "recorded_by": recorded_by,
-            "data": data,
-            "source": source,
-            "notes": event.notes,
-            "schema_version": SCHEMA_VERSION,
-        }
-        recorded = RecordedEvent(
-            id=event_id,
-            mission=mission,
-            type=type_,
-            stream=stream,
-            version=current + 1,
-            position=self._position,
-            occurred_on=occurred_on,
-            recorded_at=recorded_at,
-            recorded_by=recorded_by,
-            data=data,
-            source=source,
-            notes=event.notes,
-            hash=chain_hash(self._hash, envelope),
-            schema_version=SCHEMA_VERSION,
-        )
-        self._hash = recorded.hash
-        self._versions[stream] = current + 1
-        self._by_id[event_id] = recorded
-        if stream in self._histories:
-            self._histories[stream].append(_entry(recorded))
-        self.recorded.append(recorded)
-        self.pending.append(recorded)
-
-    def flush(self) -> list[RecordedEvent]:
-        if self.pending:
-            self.tx.insert(self.pending)
-            self.pending = []
-        return self.recorded
-
-    def lookup(self, event_id: str) -> RecordedEvent | None:
-        if event_id in self._by_id:
-            return self._by_id[event_id]
-        found = self.tx.events_by_id([event_id])
-        return found[0] if found else None
-
-    def _registered(self, mission: str) -> bool:
-        if mission in self.store._registered:
-            return True
-        # MissionRegistered is always version 1 of its stream: nothing else may precede it.
-        return self._version(catalogue.mission_stream(mission)) > 0
-
-    def _version(self, stream: str) -> int:
-        if stream not in self._versions:
-            self._versions[stream] = self.tx.stream_version(stream)
-        return self._versions[stream]
-
-    def _history(self, stream: str) -> list[rules.Entry]:
-        if stream not in self._histories:
-            # Stored history plus this transaction's own events not yet flushed.
-            unflushed = [_entry(e) for e in self.pending if e.stream == stream]
-            self._histories[stream] = self.tx.history(stream) + unflushed
-        return self._histories[stream]
-
-    def _replacement(self, event: Any, named: RecordedEvent) -> dict[str, Any]:
-        """The correction's replacement ``data``, validated as the named type and normalised."""
-        spec = CATALOGUE[named.type]
-        body = {
-            "mission": named.mission,
-            "type": named.type,
-            "occurred_on": (event.data.occurred_on or named.occurred_on).isoformat(),
-            "data": event.data.data,
-        }
-        try:
-            model = catalogue.parse_event(body, donor_organisations=self.store.donor_organisations)
-        except InvalidEvent as exc:
-            raise InvalidEvent(
-                [
-                    FieldError(
-                        f"data.{e.field or 'data'}",
-                        e.message,
-                    )
-                    for e in exc.errors
-                ]
-            ) from None
-        replacement: dict[str, Any] = model.data.model_dump(mode="json", exclude_none=True)
-        if spec.scope_field and replacement[spec.scope_field] != named.data[spec.scope_field]:
-            raise RuleViolation(
-                f"data.data.{spec.scope_field}",
-                f"a correction cannot move an event to another {spec.scope_field}; retract it "
-                "and report it again",
-            )
-        return replacement
-
-    def _check(
-        self,
-        event: Any,
-        type_: str,
-        stream: str,
-        kind_of: str,
-        event_id: str,
-        version: int,
-        data: dict[str, Any],
-        named: RecordedEvent | None,
-    ) -> None:
-        kind = CATALOGUE[kind_of].stream_kind
-        if named is None and (kind == "funding" or type_ in rules.ADDITIVE_TYPES):
-            return  # nothing in the history can forbid these
-        facts = rules.fold(self._history(stream))
-        if named is None:
-            changed = rules.Fact(event_id, type_, version, event.occurred_on, data)
-            facts[event_id] = changed
-            blame = "data"
-        else:
-            # An amendment is not a fact of its own; check_amendable refuses to amend one.
-            target = facts.get(named.id) or rules.Fact(
-                named.id, named.type, named.version, named.occurred_on, named.data
-            )
-            rules.check_amendable(target, type_)
-            if type_ == "EventCorrected":
-                on = event.data.occurred_on or target.occurred_on
-                changed = replace(target, data=data["data"], occurred_on=on)
-                blame = "data.data"
-            else:
-                changed = replace(target, retracted=True)
-                blame = "data.event_id"
-            facts[named.id] = changed
-        rules.check(kind, facts, changed, blame=blame)
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -567,10 +359,6 @@ def _recorded(row: Row[Any]) -> RecordedEvent:
     )
 
 
-def _entry(event: RecordedEvent) -> rules.Entry:
-    return rules.Entry(event.id, event.type, event.version, event.occurred_on, event.data)
-
-
 def _request_hash(events: Sequence[Any], batch: bool) -> str:
     body = [e.model_dump(mode="json", exclude_none=True) for e in events]
     return hashlib.sha256(canonical_json({"batch": batch, "events": body}).encode()).hexdigest()
@@ -585,7 +373,3 @@ def _same_content(existing: RecordedEvent, event: Any, kept: Preserved) -> bool:
         and existing.recorded_at == kept.recorded_at
         and existing.data == event.data.model_dump(mode="json", exclude_none=True)
     )
-
-
-def as_date(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

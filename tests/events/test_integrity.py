@@ -7,7 +7,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from events.store import EventStore
-from tests.conftest import append, arrived, registered
+from sitrep.database import open_store
+from tests.conftest import append, arrived, make_settings, registered
 
 
 def run(engine: Engine, sql: str) -> None:
@@ -47,11 +48,13 @@ def test_database_refuses_update_and_delete(filled: EventStore, sql: str) -> Non
     assert filled.verify().checked == 6
 
 
-def test_postgres_refuses_truncate(filled: EventStore) -> None:
-    if filled.engine.dialect.name != "postgresql":
-        pytest.skip("TRUNCATE is PostgreSQL's")
+def test_postgres_refuses_truncate(postgres_url: str) -> None:
+    store = open_store(make_settings(postgres_url))
+    append(store, registered())
     with pytest.raises(DBAPIError, match="append-only"):
-        run(filled.engine, "TRUNCATE events")
+        run(store.engine, "TRUNCATE events")
+    assert store.verify().checked == 1
+    store.engine.dispose()
 
 
 def test_verify_reports_head_of_an_intact_chain(filled: EventStore) -> None:

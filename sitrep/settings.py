@@ -30,10 +30,13 @@ class Settings(BaseSettings):
     webhook_urls: Annotated[list[str], NoDecode] = []
     webhook_secret: SecretStr | None = None
     public_reads: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = []
     donor_organisations: Annotated[list[str], NoDecode] = list(DEFAULT_DONOR_ORGANISATIONS)
     idempotency_retention_hours: int = Field(default=48, ge=24)
 
-    @field_validator("alert_thresholds", "webhook_urls", "donor_organisations", mode="before")
+    @field_validator(
+        "alert_thresholds", "webhook_urls", "donor_organisations", "cors_origins", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split(value)

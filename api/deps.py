@@ -1,0 +1,92 @@
+"""Dependencies shared by the routers: the store, the caller, the request body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+
+from api.auth import Authenticator
+from api.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from api.tokens import Principal
+from events.store import EventStore
+
+ONE_EVENT_LIMIT = 64 * 1024
+BATCH_LIMIT = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the routers need from the settings, handed down by ``sitrep.app``."""
+
+    public_reads: bool = False
+
+
+def get_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+def get_config(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.api_config
+    return config
+
+
+def _authenticator(request: Request) -> Authenticator:
+    auth: Authenticator = request.app.state.authenticator
+    return auth
+
+
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="`Bearer <token>`; tokens come from `sitrep token create`."),
+]
+
+
+def writer(request: Request, authorization: AuthorizationHeader = None) -> Principal:
+    """The caller of a write: a token is always required."""
+    return _authenticator(request).principal(authorization)
+
+
+def reader(request: Request, authorization: AuthorizationHeader = None) -> Principal | None:
+    """The caller of a read: a token of any role, or nobody when public reads are on."""
+    if authorization is None and get_config(request).public_reads:
+        return None
+    return _authenticator(request).principal(authorization)
+
+
+StoreDep = Annotated[EventStore, Depends(get_store)]
+WriterDep = Annotated[Principal, Depends(writer)]
+ReaderDep = Annotated[Principal | None, Depends(reader)]
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON body, refusing wrong media types and oversized bodies before parsing.
+
+    A declared Content-Length over the limit is refused without reading; a body that streams
+    past the limit is refused as soon as it does, so no more than ``limit`` bytes are held.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise UnsupportedMediaType(
+            f"the body must be application/json, not {media or 'unspecified'}"
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit here is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    if not body:
+        raise MalformedBody("the body is empty; send a JSON object")
+    try:
+        # orjson also refuses text that is not UTF-8, such as lone surrogates.
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc}") from None

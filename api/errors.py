@@ -1,0 +1,230 @@
+"""RFC 9457 problem details: one table maps every error class to its ``type``, status and title.
+
+Routes raise domain errors (``events.errors``) or the request errors below; nothing raises a
+free-text ``HTTPException``. Every answer that is not a success is ``application/problem+json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from events.errors import (
+    ConflictingImport,
+    EventNotFound,
+    FieldError,
+    IdempotencyKeyReused,
+    InvalidEvent,
+    MissionNotFound,
+    RuleViolation,
+    SitrepError,
+    StoreUnavailable,
+    StreamNotFound,
+    VersionConflict,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class RequestProblem(SitrepError):
+    """An error in the HTTP request itself rather than in the event it carries."""
+
+
+class Unauthenticated(RequestProblem):
+    title = "Unauthenticated"
+
+
+class Forbidden(RequestProblem):
+    title = "Forbidden"
+
+
+class MalformedBody(RequestProblem):
+    title = "Malformed body"
+
+
+class PayloadTooLarge(RequestProblem):
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(RequestProblem):
+    title = "Unsupported media type"
+
+
+class RouteNotFound(RequestProblem):
+    title = "Not found"
+
+
+class MethodNotAllowed(RequestProblem):
+    title = "Method not allowed"
+
+
+class InvalidRequest(InvalidEvent):
+    """Query, path or header values that do not fit (the body's event has its own class)."""
+
+    title = "Invalid request"
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        # A relative reference, resolved against the API's own address; GET it for the text.
+        return f"/problems/{self.slug}"
+
+
+# Most specific classes first: the first match wins.
+PROBLEMS: list[tuple[type[Exception], ProblemType]] = [
+    (RuleViolation, ProblemType("rule-violation", 422, "Rule violation",
+        "The event is well formed but the history of its stream does not allow it, e.g. a "
+        "departure larger than the strength on its date. Nothing was appended.")),
+    (InvalidRequest, ProblemType("invalid-request", 422, "Invalid request",
+        "A query parameter, path segment or header has a value that does not fit.")),
+    (InvalidEvent, ProblemType("invalid-event", 422, "Invalid event",
+        "The event's shape, codes or ranges are wrong; `errors` lists each field. Nothing was "
+        "appended.")),
+    (IdempotencyKeyReused, ProblemType("idempotency-key-reused", 422, "Idempotency-Key reused",
+        "The Idempotency-Key was already used by this token with a different request body.")),
+    (VersionConflict, ProblemType("version-conflict", 409, "Version conflict",
+        "`expected_version` differs from the stream's version; `current_version` is the "
+        "version now. Read the stream, then decide whether to send again.")),
+    (ConflictingImport, ProblemType("conflicting-import", 409, "Conflicting import",
+        "An imported event id is already stored with different content.")),
+    (MissionNotFound, ProblemType("mission-not-found", 404, "Mission not found",
+        "No MissionRegistered event exists for this mission id.")),
+    (EventNotFound, ProblemType("event-not-found", 404, "Event not found",
+        "No event has this id.")),
+    (StreamNotFound, ProblemType("stream-not-found", 404, "Stream not found",
+        "No event belongs to this stream.")),
+    (StoreUnavailable, ProblemType("store-unavailable", 503, "Store unavailable",
+        "The database cannot be reached or is busy. Retry with the same Idempotency-Key.")),
+    (Unauthenticated, ProblemType("unauthenticated", 401, "Unauthenticated",
+        "No token, or a token that is unknown or revoked: send `Authorization: Bearer <token>`.")),
+    (Forbidden, ProblemType("forbidden", 403, "Forbidden",
+        "The token's role or scope does not allow this.")),
+    (MalformedBody, ProblemType("malformed-body", 400, "Malformed body",
+        "The body is not valid UTF-8 JSON.")),
+    (PayloadTooLarge, ProblemType("payload-too-large", 413, "Payload too large",
+        "One event may be at most 64 KiB and a batch at most 2 MiB.")),
+    (UnsupportedMediaType, ProblemType("unsupported-media-type", 415, "Unsupported media type",
+        "Send `Content-Type: application/json`.")),
+    (RouteNotFound, ProblemType("not-found", 404, "Not found", "No such path.")),
+    (MethodNotAllowed, ProblemType("method-not-allowed", 405, "Method not allowed",
+        "The path exists but not with this method.")),
+    (Exception, ProblemType("internal-error", 500, "Internal error",
+        "Something failed inside the server; it was logged with the request id.")),
+]  # fmt: skip
+
+BY_SLUG = {problem.slug: problem for _, problem in PROBLEMS}
+
+
+def problem_for(exc: Exception) -> ProblemType:
+    for cls, problem in PROBLEMS:
+        if isinstance(exc, cls):
+            return problem
+    raise AssertionError("Exception is the last row")  # pragma: no cover
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error answers."""
+
+    type: str = Field(examples=["/problems/version-conflict"])
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] | None = None
+    current_version: int | None = None
+    request_id: str | None = None
+
+
+def problem_response(
+    exc: Exception, request: Request | None = None, *, detail: str | None = None
+) -> Response:
+    problem = problem_for(exc)
+    body: dict[str, Any] = {
+        "type": problem.uri,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": detail or (exc.detail if isinstance(exc, SitrepError) else problem.description),
+    }
+    if isinstance(exc, InvalidEvent):
+        body["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+    if isinstance(exc, VersionConflict):
+        body["current_version"] = exc.current_version
+        body["stream"] = exc.stream
+    request_id = getattr(request.state, "request_id", None) if request is not None else None
+    if request_id:
+        body["request_id"] = request_id
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    if problem.status == 503:
+        headers = {"Retry-After": "1"}
+    return Response(
+        orjson.dumps(body), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def validation_errors(exc: RequestValidationError) -> InvalidEvent | MalformedBody:
+    """FastAPI's own validation errors as ours (``query.limit: ...``)."""
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return MalformedBody("the body is not valid JSON")
+        loc = [str(part) for part in err.get("loc", ())]
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append(FieldError(".".join(loc), message))
+    return InvalidRequest(errors)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    @app.exception_handler(SitrepError)
+    async def _domain(request: Request, exc: SitrepError) -> Response:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(validation_errors(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return problem_response(
+                MethodNotAllowed(f"{request.method} is not allowed here"), request
+            )
+        if exc.status_code == 404:
+            return problem_response(RouteNotFound(f"no route {request.url.path}"), request)
+        if exc.status_code == 413:
+            return problem_response(PayloadTooLarge(str(exc.detail)), request)
+        log.warning("unmapped HTTP error %s on %s", exc.status_code, request.url.path)
+        return problem_response(Exception(), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.error(
+            "unexpected error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", "-"),
+            exc_info=exc,
+        )
+        return problem_response(exc, request)

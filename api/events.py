@@ -1,0 +1,184 @@
+"""Appending and reading events (CONTRACT §2, §4 event reads)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api import auth
+from api.deps import BATCH_LIMIT, ONE_EVENT_LIMIT, ReaderDep, StoreDep, WriterDep, read_json
+from api.examples import EXAMPLES, openapi_examples
+from api.openapi import BATCH, NEW_EVENT, problems
+from api.schemas import EventBatchPublic, EventPage, EventPublic, StreamPublic, event_json
+from api.tokens import Principal
+from events.catalogue import EVENT_TYPES
+from events.errors import FieldError, InvalidEvent, MissionNotFound
+from events.fields import MISSION_PATTERN
+from events.store import AppendResult, EventStore
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="A retry with the same key and body returns the first answer and appends "
+        "nothing. Keys are scoped to the token and kept at least 24 hours.",
+    ),
+]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 415, 422, 503)
+READ_PROBLEMS = problems(401, 404, 422, 503)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)  # fmt: skip
+
+
+async def _append(
+    store: EventStore, principal: Principal, events: list[Any], key: str | None, batch: bool
+) -> AppendResult:
+    # The store is synchronous (one short transaction); run it off the event loop.
+    return await run_in_threadpool(
+        partial(
+            store.append,
+            events,
+            recorded_by=principal.name,
+            idempotency_key=key,
+            key_scope=principal.token_id,
+            guard=partial(auth.may_write, principal),
+            batch=batch,
+        )
+    )
+
+
+def _replayed(result: AppendResult) -> dict[str, str] | None:
+    return {"Idempotency-Replayed": "true"} if result.replayed else None
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["events"])
+
+    @router.post(
+        "/events",
+        status_code=201,
+        summary="Append one event",
+        response_model=EventPublic,
+        responses=WRITE_PROBLEMS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": NEW_EVENT, "examples": openapi_examples()}
+                },
+            }
+        },
+    )
+    async def append_event(
+        request: Request, store: StoreDep, principal: WriterDep, key: IdempotencyKey = None
+    ) -> Response:
+        """Append one event. The server derives its stream, version, position and hash."""
+        event = store.parse(await read_json(request, ONE_EVENT_LIMIT))
+        result = await _append(store, principal, [event], key, batch=False)
+        return _json(event_json(result.events[0]), 201, _replayed(result))
+
+    @router.post(
+        "/events/batch",
+        status_code=201,
+        summary="Append 1 to 1000 events, all or none",
+        response_model=EventBatchPublic,
+        responses=WRITE_PROBLEMS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": BATCH,
+                        "example": {"events": [EXAMPLES["ContingentArrived"],
+                                               EXAMPLES["FundsDeposited"]]},
+                    }
+                },
+            }
+        },
+    )  # fmt: skip
+    async def append_batch(
+        request: Request, store: StoreDep, principal: WriterDep, key: IdempotencyKey = None
+    ) -> Response:
+        """Append a backlog in one transaction: if any event is refused, none is stored."""
+        body = await read_json(request, BATCH_LIMIT)
+        events = _parse_batch(store, body)
+        result = await _append(store, principal, events, key, batch=True)
+        return _json({"events": [event_json(e) for e in result.events]}, 201, _replayed(result))
+
+    @router.get(
+        "/events",
+        summary="Events in global order, a page at a time",
+        response_model=EventPage,
+        responses=READ_PROBLEMS,
+    )
+    def list_events(
+        store: StoreDep,
+        _: ReaderDep,
+        after: Annotated[int, Query(ge=0, description="the position to read after")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        mission: Annotated[str | None, Query(pattern=MISSION_PATTERN)] = None,
+        type: Annotated[EventType | None, Query()] = None,
+        stream: Annotated[str | None, Query(max_length=80)] = None,
+    ) -> Response:
+        """`next` is the `after` for the following page, null when no further event exists."""
+        if mission is not None and not store.is_registered(mission):
+            raise MissionNotFound(mission)
+        page = store.read(after=after, limit=limit, mission=mission, type=type, stream=stream)
+        return _json({"events": [event_json(e) for e in page.events], "next": page.next})
+
+    @router.get(
+        "/events/{event_id}",
+        summary="One event by id",
+        response_model=EventPublic,
+        responses=READ_PROBLEMS,
+    )
+    def get_event(
+        store: StoreDep, _: ReaderDep, event_id: Annotated[str, Path(max_length=64)]
+    ) -> Response:
+        return _json(event_json(store.get(event_id)))
+
+    @router.get(
+        "/streams/{stream}",
+        summary="A stream's events in version order",
+        response_model=StreamPublic,
+        tags=["streams"],
+        responses=READ_PROBLEMS,
+    )
+    def get_stream(
+        store: StoreDep, _: ReaderDep, stream: Annotated[str, Path(max_length=80)]
+    ) -> Response:
+        events = store.stream(stream)
+        return _json(
+            {"stream": stream, "version": events[-1].version,
+             "events": [event_json(e) for e in events]}
+        )  # fmt: skip
+
+    return router
+
+
+def _parse_batch(store: EventStore, body: Any) -> list[Any]:
+    if not isinstance(body, dict) or set(body) != {"events"}:
+        raise InvalidEvent([FieldError("events", 'the body must be {"events": [ ... ]}')])
+    raw = body["events"]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 1000:
+        raise InvalidEvent([FieldError("events", "must be a list of 1 to 1000 events")])
+    events, errors = [], []
+    for index, item in enumerate(raw):
+        try:
+            events.append(store.parse(item))
+        except InvalidEvent as exc:
+            errors.extend(exc.prefixed(f"events[{index}]").errors)
+    if errors:
+        raise InvalidEvent(errors)
+    return events

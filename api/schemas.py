@@ -1,0 +1,62 @@
+"""Request and response schemas of the HTTP API (what OpenAPI shows)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from events.envelope import RecordedEvent, format_instant
+
+
+class EventPublic(BaseModel):
+    """A stored event as the API returns it (CONTRACT §2)."""
+
+    id: str = Field(examples=["01a20a36-934a-762b-b902-4c607b380523"])
+    mission: str = Field(examples=["mss-haiti"])
+    type: str = Field(examples=["ContingentArrived"])
+    stream: str = Field(examples=["contingent:mss-haiti:KEN"])
+    version: int = Field(examples=[1])
+    position: int = Field(examples=[42])
+    occurred_on: date
+    recorded_at: str = Field(examples=["2024-06-25T14:03:11.123456Z"])
+    recorded_by: str = Field(examples=["kenya-desk"])
+    data: dict[str, Any]
+    source: dict[str, Any] | None = None
+    notes: str | None = None
+    hash: str = Field(examples=["5b76bbdf2da7108de6951bb276f2bd6be22d9bcd8724ba7d15f138fbd0c0d067"])
+
+
+class EventBatchPublic(BaseModel):
+    events: list[EventPublic]
+
+
+class EventPage(BaseModel):
+    events: list[EventPublic]
+    next: int | None = Field(description="the `after` of the following page; null at the end")
+
+
+class StreamPublic(BaseModel):
+    stream: str
+    version: int
+    events: list[EventPublic]
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    """The contract's fields of a stored event, in JSON form."""
+    return {
+        "id": event.id,
+        "mission": event.mission,
+        "type": event.type,
+        "stream": event.stream,
+        "version": event.version,
+        "position": event.position,
+        "occurred_on": event.occurred_on.isoformat(),
+        "recorded_at": format_instant(event.recorded_at),
+        "recorded_by": event.recorded_by,
+        "data": event.data,
+        "source": event.source,
+        "notes": event.notes,
+        "hash": event.hash,
+    }

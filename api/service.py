@@ -1,0 +1,43 @@
+"""Service endpoints that need no token: health, readiness, problem type descriptions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from api.deps import StoreDep
+from api.errors import BY_SLUG, RouteNotFound
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/healthz", summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz", summary="The database answers", responses={503: {"description": "not ready"}}
+    )
+    def readyz(store: StoreDep) -> Response:
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @router.get(
+        "/problems/{slug}", summary="What a problem type means", response_class=HTMLResponse
+    )
+    def problem_type(slug: str, request: Request) -> HTMLResponse:
+        problem = BY_SLUG.get(slug)
+        if problem is None:
+            raise RouteNotFound(f"no problem type {slug!r}")
+        return HTMLResponse(
+            f"<!doctype html><title>{problem.title}</title><h1>{problem.title}</h1>"
+            f"<p>HTTP {problem.status}</p><p>{problem.description}</p>"
+        )
+
+    return router

@@ -1,0 +1,104 @@
+"""The application factory: settings in, a FastAPI app with its store and routers out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors, openapi
+from api import events as events_api
+from api import service as service_api
+from api.auth import Authenticator
+from api.deps import ApiConfig
+from events.store import Clock, EventStore, utcnow
+from sitrep.database import open_store
+from sitrep.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Field liaisons post facts about a multinational security mission (personnel pledged, contingents
+arriving and leaving, money pledged and deposited, mandates and reviews) as append-only events.
+Every error is an RFC 9457 problem (`application/problem+json`).
+"""
+
+TAGS = [
+    {"name": "events", "description": "Append events and read them in global order."},
+    {"name": "streams", "description": "Read one consistency boundary in version order."},
+    {"name": "service", "description": "Health and readiness; no token needed."},
+]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (a sane incoming ``X-Request-ID`` or a new one), echoed back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = utcnow, store: EventStore | None = None
+) -> FastAPI:
+    """The HTTP API over the store these settings name (migrated on first use)."""
+    store = store or open_store(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.recorder.close()
+        store.engine.dispose()
+
+    app = FastAPI(
+        title="sitrep",
+        version=version("sitrep"),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.api_config = ApiConfig(public_reads=settings.public_reads)
+    app.state.authenticator = Authenticator(store.engine)
+    errors.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "ETag", "Idempotency-Replayed"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(events_api.create_router())
+    app.include_router(service_api.create_router())
+    openapi.install(app)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: settings read once, from the environment, per process."""
+    return create_app(Settings())

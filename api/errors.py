@@ -171,12 +171,16 @@ def problem_response(
     if isinstance(exc, VersionConflict):
         body["current_version"] = exc.current_version
         body["stream"] = exc.stream
+    headers: dict[str, str] = {}
     request_id = getattr(request.state, "request_id", None) if request is not None else None
     if request_id:
         body["request_id"] = request_id
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+        # A 500 is answered outside the request-id middleware, so the header is set here too.
+        headers["X-Request-ID"] = request_id
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if problem.status == 503:
-        headers = {"Retry-After": "1"}
+        headers["Retry-After"] = "1"
     return Response(
         orjson.dumps(body), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
     )

@@ -224,6 +224,35 @@ def _plural(count: int, noun: str) -> str:
 # --- commands ------------------------------------------------------------------------------
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Worker processes (uvicorn).")
+    ] = 1,
+) -> None:
+    """Serve the HTTP API (the deadline scheduler joins it with the alerts work)."""
+    import uvicorn  # only serving needs it; other commands start faster without
+
+    with _reported():
+        settings = _settings()
+        # Migrate once here, so that several workers never race to create the schema.
+        with _reported(settings), _migrated_engine(settings):
+            pass
+    typer.echo(f"sitrep serving on http://{host}:{port} ({_plural(workers, 'worker')})", err=True)
+    uvicorn.run(
+        "sitrep.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
 @app.command("migrate")
 def migrate_command() -> None:
     """Bring the database to the newest schema (also done on first use by every command)."""

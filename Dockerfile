@@ -16,7 +16,10 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER sitrep
 WORKDIR /home/sitrep
 ENV SITREP_DATABASE_URL=sqlite:////home/sitrep/sitrep.db
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
 ENTRYPOINT ["sitrep"]
-# The HTTP API (`sitrep serve`) arrives with the API issue; until then the image migrates the
-# database and offers the store's CLI (token, import, export, verify).
-CMD ["migrate"]
+# `serve` migrates the database first, then serves; `docker run IMAGE token create ...` and the
+# other CLI commands work the same way.
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

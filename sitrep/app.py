@@ -15,10 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, openapi
 from api import events as events_api
+from api import missions as missions_api
 from api import service as service_api
 from api.auth import Authenticator
 from api.deps import ApiConfig
 from events.store import Clock, EventStore, utcnow
+from projections.runner import Projector
 from sitrep.database import open_store
 from sitrep.settings import Settings
 
@@ -33,6 +35,11 @@ Every error is an RFC 9457 problem (`application/problem+json`).
 TAGS = [
     {"name": "events", "description": "Append events and read them in global order."},
     {"name": "streams", "description": "Read one consistency boundary in version order."},
+    {
+        "name": "missions",
+        "description": "Read models: strength, funding, mandate, timeline, "
+        "as of any date and as known at any instant.",
+    },
     {"name": "service", "description": "Health and readiness; no token needed."},
 ]
 
@@ -83,6 +90,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.clock = clock
+    app.state.projector = Projector(store)
     app.state.api_config = ApiConfig(public_reads=settings.public_reads)
     app.state.authenticator = Authenticator(store.engine)
     errors.install(app)
@@ -96,6 +105,7 @@ def create_app(
         )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(events_api.create_router())
+    app.include_router(missions_api.create_router())
     app.include_router(service_api.create_router())
     openapi.install(app)
     return app

@@ -1,0 +1,169 @@
+"""Read models over HTTP: missions, force strength, funding, mandate, timeline (CONTRACT §4).
+
+Each answer carries a weak ``ETag`` naming the read models' state and the question asked; a
+dashboard that polls with ``If-None-Match`` gets ``304`` until something new is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+from sqlalchemy import Connection
+
+from api.deps import ReaderDep, StoreDep
+from api.errors import InvalidRequest
+from api.openapi import problems
+from events.envelope import parse_instant
+from events.errors import FieldError, MissionNotFound
+from events.fields import MISSION_PATTERN
+from projections import force_strength, funding, mandate, missions, timeline
+from projections.runner import Projector
+
+READ_PROBLEMS = problems(401, 404, 422, 503)
+
+MissionPath = Annotated[str, Path(pattern=MISSION_PATTERN)]
+AsOf = Annotated[date | None, Query(description="the date asked about; default today (UTC)")]
+KnownAt = Annotated[
+    str | None,
+    Query(description="RFC 3339 instant: answer from what had been recorded by then; default now"),
+]
+
+
+def _projector(request: Request) -> Projector:
+    projector: Projector = request.app.state.projector
+    return projector
+
+
+def _now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def _instant(value: str | None, request: Request) -> datetime:
+    if value is None:
+        return _now(request)
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise InvalidRequest(
+            [FieldError("query.known_at", "must be an RFC 3339 instant with an offset, "
+                        "e.g. 2024-07-01T00:00:00Z")]
+        ) from None  # fmt: skip
+
+
+def _answer(
+    request: Request, asked: dict[str, Any], read: Callable[[Connection, int], Any]
+) -> Response:
+    projector = _projector(request)
+    position = projector.catch_up()
+    # The answer depends on the question and on the events applied; hash both.
+    tag = hashlib.sha256(
+        orjson.dumps(
+            {"path": request.url.path, "asked": asked, "position": position}, default=str
+        )
+    ).hexdigest()[:32]
+    etag = f'W/"{tag}"'
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    body = projector.query(read)
+    return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["missions"])
+
+    def registered(store: Any, mission: str) -> None:
+        if not store.is_registered(mission):
+            raise MissionNotFound(mission)
+
+    @router.get("/missions", summary="Every mission with its status", responses=READ_PROBLEMS)
+    def list_missions(request: Request, _: ReaderDep) -> Response:
+        now = _now(request)
+        today = now.date()
+        return _answer(
+            request, {"as_of": today},
+            lambda conn, g: {"missions": missions.listing(conn, g, today, now)},
+        )  # fmt: skip
+
+    @router.get(
+        "/missions/{mission}/force-strength",
+        summary="Deployed and pledged personnel by country",
+        responses=READ_PROBLEMS,
+    )
+    def get_force_strength(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        day, at = as_of or _now(request).date(), _instant(known_at, request)
+        return _answer(
+            request, {"as_of": day, "known_at": known_at},
+            lambda conn, g: force_strength.as_of(conn, g, mission, day, at),
+        )  # fmt: skip
+
+    @router.get(
+        "/missions/{mission}/funding",
+        summary="Pledged, committed, deposited and outstanding USD",
+        responses=READ_PROBLEMS,
+    )
+    def get_funding(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        day, at = as_of or _now(request).date(), _instant(known_at, request)
+        return _answer(
+            request, {"as_of": day, "known_at": known_at},
+            lambda conn, g: funding.as_of(conn, g, mission, day, at),
+        )  # fmt: skip
+
+    @router.get(
+        "/missions/{mission}/mandate",
+        summary="Mandate status, resolution in force, history and reviews",
+        responses=READ_PROBLEMS,
+    )
+    def get_mandate(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        day, at = as_of or _now(request).date(), _instant(known_at, request)
+        return _answer(
+            request, {"as_of": day, "known_at": known_at},
+            lambda conn, g: mandate.as_of(conn, g, mission, day, at),
+        )  # fmt: skip
+
+    @router.get(
+        "/missions/{mission}/timeline",
+        summary="Strength and money at each step, for charts",
+        responses=READ_PROBLEMS,
+    )
+    def get_timeline(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        from_: Annotated[date | None, Query(alias="from")] = None,
+        to: Annotated[date | None, Query()] = None,
+        interval: Annotated[timeline.Interval, Query()] = "week",
+        known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        end = to or _now(request).date()
+        start = from_ or date(end.year - 1, end.month, min(end.day, 28))
+        if start > end:
+            raise InvalidRequest([FieldError("query.from", "must not be after `to`")])
+        if len(timeline.steps(start, end, interval)) > timeline.MAX_POINTS:
+            raise InvalidRequest(
+                [FieldError("query.interval", f"more than {timeline.MAX_POINTS} points; "
+                            "use a longer interval or a shorter range")]
+            )  # fmt: skip
+        at = _instant(known_at, request)
+        return _answer(
+            request, {"from": start, "to": end, "interval": interval, "known_at": known_at},
+            lambda conn, g: timeline.as_of(conn, g, mission, start, end, interval, at),
+        )  # fmt: skip
+
+    return router

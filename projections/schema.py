@@ -1,0 +1,77 @@
+"""Tables of the read models. Every row carries the generation it belongs to, so a rebuild can
+fill a new generation beside the one being read and swap them in one transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from events.schema import UTCDateTime
+
+metadata = MetaData()
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+#: Which generation readers use and the last event position it has applied, per read model.
+projection_state = Table(
+    "projection_state",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+)
+
+#: Running totals, bitemporal: ``total`` is the sum of a measure for one key (e.g. deployed
+#: police of KEN) on ``valid_from`` and every later date up to the next row, as recorded from
+#: ``recorded_from`` until ``recorded_to`` (open while current). Amounts are decimal text.
+balances = Table(
+    "balances",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("mission", String(32), nullable=False),
+    Column("measure", String(24), nullable=False),
+    Column("key", String(40), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("total", Text, nullable=False),
+    Column("recorded_from", UTCDateTime, nullable=False),
+    Column("recorded_to", UTCDateTime, nullable=True),
+    Index("ix_balances_lookup", "generation", "mission", "measure", "key", "valid_from"),
+)
+
+#: The keys a mission has totals for, so a query seeks each key instead of scanning rows.
+balance_keys = Table(
+    "balance_keys",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("mission", String(32), primary_key=True),
+    Column("measure", String(24), primary_key=True),
+    Column("key", String(40), primary_key=True),
+)
+
+#: What each original event currently adds to which total, to undo it on correction/retraction.
+effects = Table(
+    "effects",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("measure", String(24), primary_key=True),
+    Column("mission", String(32), nullable=False),
+    Column("key", String(40), nullable=False),
+    Column("valid_on", Date, nullable=False),
+    Column("amount", Text, nullable=False),
+)
+
+#: Mission-stream facts (registration, mandate, reviews, budget) as they stood over time.
+mission_facts = Table(
+    "mission_facts",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("mission", String(32), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("recorded_from", UTCDateTime, nullable=False),
+    Column("recorded_to", UTCDateTime, nullable=True),
+    Index("ix_mission_facts_lookup", "generation", "mission", "event_id"),
+)

@@ -42,7 +42,7 @@ def make_engine(settings: Settings, **engine_options: Any) -> Engine:
     return create_engine(url, **options)
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -50,7 +50,7 @@ def _alembic_config() -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration; safe when several processes start at once."""
-    config = _alembic_config()
+    config = alembic_config()
     with engine.connect() as conn:
         conn = conn.execution_options(sitrep_write=True)  # BEGIN IMMEDIATE on SQLite
         with conn.begin():
@@ -62,7 +62,7 @@ def migrate(engine: Engine) -> None:
 
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head
 

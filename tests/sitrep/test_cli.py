@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from typer.testing import CliRunner, Result
 
@@ -22,7 +23,7 @@ from api.tokens import authenticate
 from events.catalogue import Role
 from events.store import EventStore
 from sitrep.cli import app
-from sitrep.database import is_current, make_engine, open_store
+from sitrep.database import alembic_config, is_current, make_engine, open_store
 from tests.conftest import (
     POSTGRES_URL,
     Clock,
@@ -38,6 +39,8 @@ from tests.conftest import (
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/x"
 
 runner = CliRunner()
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 @pytest.fixture(autouse=True)
@@ -108,12 +111,12 @@ def second_url(database_url: str, tmp_path: Path) -> Iterator[str]:
 def test_migrate_brings_the_database_to_the_newest_schema(database_url: str) -> None:
     first = sitrep(database_url, "migrate")
     assert first.exit_code == 0, first.output
-    assert first.stdout.startswith("database at the newest schema (revision 0001")
+    assert first.stdout.startswith(f"database at the newest schema (revision {HEAD}")
     assert len(first.stdout.splitlines()) == 1
 
     again = sitrep(database_url, "migrate")
     assert again.exit_code == 0, again.output
-    assert again.stdout == "database at the newest schema (revision 0001)\n"
+    assert again.stdout == f"database at the newest schema (revision {HEAD})\n"
 
     engine = make_engine(make_settings(database_url))
     try:

@@ -28,13 +28,11 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def principal(self, authorization: str | None) -> Principal:
-        if not authorization:
+    def principal(self, token: str | None) -> Principal:
+        """The principal of a bearer token (None: no ``Authorization: Bearer`` header)."""
+        token = (token or "").strip()
+        if not token:
             raise Unauthenticated("send Authorization: Bearer <token>")
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("the Authorization header must be: Bearer <token>")
         key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
         with self._lock:
@@ -62,7 +60,10 @@ def may_write(principal: Principal, event: Any, effective_type: str, data: dict[
     what = f"{event.type} of a {effective_type}" if event.type in AMENDMENT_TYPES else event.type
     if principal.role not in spec.roles:
         roles = ", ".join(sorted(r.value for r in spec.roles))
-        raise Forbidden(f"a {principal.role.value} token may not post {what} (allowed: {roles})")
+        article = "an" if principal.role.value[0] in "aeiou" else "a"
+        raise Forbidden(
+            f"{article} {principal.role.value} token may not post {what} (allowed: {roles})"
+        )
     if principal.role is Role.LIAISON and spec.scope_field is not None:
         code = data.get(spec.scope_field)
         if code not in principal.scope:

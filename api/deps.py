@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
 
 from api.auth import Authenticator
-from api.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
+from api.errors import ClientGone, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from api.tokens import Principal
 from events.store import EventStore
+
+log = logging.getLogger(__name__)
 
 ONE_EVENT_LIMIT = 64 * 1024
 BATCH_LIMIT = 2 * 1024 * 1024
@@ -39,22 +44,25 @@ def _authenticator(request: Request) -> Authenticator:
     return auth
 
 
-AuthorizationHeader = Annotated[
-    str | None,
-    Header(description="`Bearer <token>`; tokens come from `sitrep token create`."),
-]
+# A security scheme rather than a plain header, so OpenAPI shows it (and /docs has Authorize).
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="`Authorization: Bearer <token>`; tokens come from `sitrep token create`.",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def writer(request: Request, authorization: AuthorizationHeader = None) -> Principal:
+def writer(request: Request, credentials: Credentials) -> Principal:
     """The caller of a write: a token is always required."""
-    return _authenticator(request).principal(authorization)
+    return _authenticator(request).principal(credentials.credentials if credentials else None)
 
 
-def reader(request: Request, authorization: AuthorizationHeader = None) -> Principal | None:
+def reader(request: Request, credentials: Credentials) -> Principal | None:
     """The caller of a read: a token of any role, or nobody when public reads are on."""
-    if authorization is None and get_config(request).public_reads:
+    if credentials is None and get_config(request).public_reads:
         return None
-    return _authenticator(request).principal(authorization)
+    return _authenticator(request).principal(credentials.credentials if credentials else None)
 
 
 StoreDep = Annotated[EventStore, Depends(get_store)]
@@ -79,10 +87,15 @@ async def read_json(request: Request, limit: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is {declared} bytes; the limit here is {limit}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
+    except ClientDisconnect:
+        # Liaisons on poor links time out and retry; this is routine, not a server error.
+        log.info("client disconnected before its body arrived")
+        raise ClientGone("the connection closed before the body arrived") from None
     if not body:
         raise MalformedBody("the body is empty; send a JSON object")
     try:

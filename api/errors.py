@@ -7,6 +7,7 @@ free-text ``HTTPException``. Every answer that is not a success is ``application
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -58,6 +60,12 @@ class PayloadTooLarge(RequestProblem):
 
 class UnsupportedMediaType(RequestProblem):
     title = "Unsupported media type"
+
+
+class ClientGone(RequestProblem):
+    """The client closed the connection before its body arrived (a poor link, a timeout)."""
+
+    title = "Client disconnected"
 
 
 class RouteNotFound(RequestProblem):
@@ -122,6 +130,9 @@ PROBLEMS: list[tuple[type[Exception], ProblemType]] = [
         "One event may be at most 64 KiB and a batch at most 2 MiB.")),
     (UnsupportedMediaType, ProblemType("unsupported-media-type", 415, "Unsupported media type",
         "Send `Content-Type: application/json`.")),
+    (ClientGone, ProblemType("client-disconnected", 400, "Client disconnected",
+        "The connection closed before the body arrived; nothing was appended. Retry with the "
+        "same Idempotency-Key.")),
     (RouteNotFound, ProblemType("not-found", 404, "Not found", "No such path.")),
     (MethodNotAllowed, ProblemType("method-not-allowed", 405, "Method not allowed",
         "The path exists but not with this method.")),
@@ -198,6 +209,24 @@ def validation_errors(exc: RequestValidationError) -> InvalidEvent | MalformedBo
     return InvalidRequest(errors)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    # Starlette's own Allow names only the first route that matched the path; GET and POST of
+    # one path are two routes here, so every route of the path is asked (see ``allow_table``).
+    table: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "allow", [])
+    path = request.url.path
+    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
+
+
+def allow_table(routers: list[APIRouter]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each route's path pattern and methods, for the ``Allow`` header of a 405."""
+    return [
+        (route.path_regex, set(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem response."""
 
@@ -212,9 +241,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            return problem_response(
+            response = problem_response(
                 MethodNotAllowed(f"{request.method} is not allowed here"), request
             )
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            return response
         if exc.status_code == 404:
             return problem_response(RouteNotFound(f"no route {request.url.path}"), request)
         if exc.status_code == 413:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -16,7 +17,13 @@ from api.openapi import BATCH, NEW_EVENT, problems
 from api.schemas import EventBatchPublic, EventPage, EventPublic, StreamPublic, event_json
 from api.tokens import Principal
 from events.catalogue import EVENT_TYPES
-from events.errors import FieldError, InvalidEvent, MissionNotFound
+from events.errors import (
+    EventNotFound,
+    FieldError,
+    InvalidEvent,
+    MissionNotFound,
+    StreamNotFound,
+)
 from events.fields import MISSION_PATTERN
 from events.store import AppendResult, EventStore
 
@@ -31,6 +38,11 @@ IdempotencyKey = Annotated[
     ),
 ]
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+# Ids and stream names that cannot exist answer 404 without a query (and NUL never reaches
+# PostgreSQL, which cannot hold it in text).
+EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+STREAM_PATTERN = r"^(mission|alerts|contingent|funding):[a-z0-9][a-z0-9-]{1,31}(:[A-Z0-9]{2,16})?$"
 
 WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 415, 422, 503)
 READ_PROBLEMS = problems(401, 404, 422, 503)
@@ -125,11 +137,13 @@ def create_router() -> APIRouter:
     def list_events(
         store: StoreDep,
         _: ReaderDep,
-        after: Annotated[int, Query(ge=0, description="the position to read after")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=2**63 - 1, description="the position to read after")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         mission: Annotated[str | None, Query(pattern=MISSION_PATTERN)] = None,
         type: Annotated[EventType | None, Query()] = None,
-        stream: Annotated[str | None, Query(max_length=80)] = None,
+        stream: Annotated[str | None, Query(max_length=80, pattern=STREAM_PATTERN)] = None,
     ) -> Response:
         """`next` is the `after` for the following page, null when no further event exists."""
         if mission is not None and not store.is_registered(mission):
@@ -143,9 +157,9 @@ def create_router() -> APIRouter:
         response_model=EventPublic,
         responses=READ_PROBLEMS,
     )
-    def get_event(
-        store: StoreDep, _: ReaderDep, event_id: Annotated[str, Path(max_length=64)]
-    ) -> Response:
+    def get_event(store: StoreDep, _: ReaderDep, event_id: Annotated[str, Path()]) -> Response:
+        if not EVENT_ID.match(event_id):
+            raise EventNotFound(event_id)
         return _json(event_json(store.get(event_id)))
 
     @router.get(
@@ -155,9 +169,9 @@ def create_router() -> APIRouter:
         tags=["streams"],
         responses=READ_PROBLEMS,
     )
-    def get_stream(
-        store: StoreDep, _: ReaderDep, stream: Annotated[str, Path(max_length=80)]
-    ) -> Response:
+    def get_stream(store: StoreDep, _: ReaderDep, stream: Annotated[str, Path()]) -> Response:
+        if not re.match(STREAM_PATTERN, stream):
+            raise StreamNotFound(stream)
         events = store.stream(stream)
         return _json(
             {"stream": stream, "version": events[-1].version,

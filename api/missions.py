@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -63,9 +63,7 @@ def _answer(
     position = projector.catch_up()
     # The answer depends on the question and on the events applied; hash both.
     tag = hashlib.sha256(
-        orjson.dumps(
-            {"path": request.url.path, "asked": asked, "position": position}, default=str
-        )
+        orjson.dumps({"path": request.url.path, "asked": asked, "position": position}, default=str)
     ).hexdigest()[:32]
     etag = f'W/"{tag}"'
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -152,7 +150,9 @@ def create_router() -> APIRouter:
     ) -> Response:  # fmt: skip
         registered(store, mission)
         end = to or _now(request).date()
-        start = from_ or date(end.year - 1, end.month, min(end.day, 28))
+        start = from_ or (
+            end - timedelta(days=365) if end > date.min + timedelta(days=365) else date.min
+        )
         if start > end:
             raise InvalidRequest([FieldError("query.from", "must not be after `to`")])
         if len(timeline.steps(start, end, interval)) > timeline.MAX_POINTS:

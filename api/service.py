@@ -8,12 +8,15 @@ from sqlalchemy import text
 
 from api.deps import StoreDep
 from api.errors import BY_SLUG, RouteNotFound
+from api.openapi import problems
 
 
 def create_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
-    @router.get("/healthz", summary="The process is up")
+    @router.api_route(
+        "/healthz", methods=["GET", "HEAD"], summary="The process is up", operation_id="healthz"
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -29,7 +32,10 @@ def create_router() -> APIRouter:
         return JSONResponse({"status": "ready"})
 
     @router.get(
-        "/problems/{slug}", summary="What a problem type means", response_class=HTMLResponse
+        "/problems/{slug}",
+        summary="What a problem type means",
+        response_class=HTMLResponse,
+        responses=problems(404),
     )
     def problem_type(slug: str, request: Request) -> HTMLResponse:
         problem = BY_SLUG.get(slug)

@@ -18,6 +18,7 @@ from pydantic import (
     PlainSerializer,
     Strict,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from events import codes
@@ -115,20 +116,59 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterVali
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
 DonorCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
 Personnel = Annotated[int, Strict(), Field(gt=0, le=100_000)]
+
+
+def _not_binary_float(value: Any) -> Any:
+    # A JSON number arrives as a binary float and may already have lost cents; money travels
+    # as decimal strings (whole numbers are exact and accepted too).
+    if isinstance(value, float):
+        raise ValueError('send money as a decimal string such as "10800000.00", not a JSON number')
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal string")
+    return value
+
+
 Money = Annotated[
     Decimal,
+    BeforeValidator(_not_binary_float),
     Field(gt=0, max_digits=20, decimal_places=4),
     AfterValidator(_finite),
     PlainSerializer(_plain_decimal, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,4})?$", "examples": ["10800000.00"]}
+    ),
 ]
 Rate = Annotated[
     Decimal,
+    BeforeValidator(_not_binary_float),
     Field(gt=0, max_digits=24, decimal_places=12),
     AfterValidator(_finite),
     PlainSerializer(_plain_decimal, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,12})?$", "examples": ["0.74"]}
+    ),
 ]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL cannot store NUL at all, and no report needs control characters; refusing
+    # them here keeps both backends accepting exactly the same events.
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    AfterValidator(_printable),
+]
 ReviewId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 EventId = Annotated[
     str,
@@ -147,4 +187,12 @@ class Source(_Model):
     """Where a reported fact comes from."""
 
     title: ShortText
-    url: Annotated[str, StringConstraints(max_length=2000), AfterValidator(_http_url)] | None = None
+    url: (
+        Annotated[
+            str,
+            StringConstraints(max_length=2000),
+            AfterValidator(_printable),
+            AfterValidator(_http_url),
+        ]
+        | None
+    ) = None

@@ -24,14 +24,17 @@ def steps(start: date, end: date, interval: Interval) -> list[date]:
     while day <= end and n <= MAX_POINTS:
         found.append(day)
         n += 1
-        if interval == "day":
-            day = start + timedelta(days=n)
-        elif interval == "week":
-            day = start + timedelta(weeks=n)
-        else:
-            months = start.month - 1 + n
-            year, month = start.year + months // 12, months % 12 + 1
-            day = date(year, month, min(start.day, monthrange(year, month)[1]))
+        try:
+            if interval == "day":
+                day = start + timedelta(days=n)
+            elif interval == "week":
+                day = start + timedelta(weeks=n)
+            else:
+                months = start.month - 1 + n
+                year, month = start.year + months // 12, months % 12 + 1
+                day = date(year, month, min(start.day, monthrange(year, month)[1]))
+        except (OverflowError, ValueError):  # past date.max: the calendar ends
+            break
     return found
 
 

@@ -104,9 +104,14 @@ def create_app(
             expose_headers=["X-Request-ID", "ETag", "Idempotency-Replayed"],
         )
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(events_api.create_router())
-    app.include_router(missions_api.create_router())
-    app.include_router(service_api.create_router())
+    routers = [
+        events_api.create_router(),
+        missions_api.create_router(),
+        service_api.create_router(),
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.allow = errors.allow_table(routers)
     openapi.install(app)
     return app
 

@@ -272,3 +272,19 @@ async def test_service_endpoints_need_no_token(haiti: Api) -> None:
     for path in ("/healthz", "/readyz", "/openapi.json", "/docs"):
         assert (await haiti.client.get(path)).status_code == 200, path
     assert (await haiti.client.get("/problems/version-conflict")).status_code == 200
+
+
+async def test_cors_for_configured_dashboards(database_url: str, clock: Clock) -> None:
+    async for api in open_api(database_url, clock, cors_origins=["https://dash.example.org"]):
+        preflight = await api.client.options(
+            "/v1/events",
+            headers={
+                "Origin": "https://dash.example.org",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://dash.example.org"
+        other = await api.client.get("/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

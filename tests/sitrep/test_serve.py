@@ -1,0 +1,169 @@
+"""``sitrep serve`` as a real process over a real socket (CONTRACT §2, §5, §8).
+
+The server is started from the installed console script, a token is created with the CLI while it
+runs (the contract says such a token works at once), and the basic write/read/auth cycle is
+driven over HTTP before the process is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import arrived, registered
+
+SITREP = Path(sys.executable).with_name("sitrep")
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SITREP_")}
+    env.update(SITREP_DATABASE_URL=url, SITREP_SCHEDULER_ENABLED="false")
+    return env
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status; fails if the process outlives STOP_TIMEOUT."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"sitrep serve still running {STOP_TIMEOUT}s after SIGTERM")
+
+
+@contextmanager
+def serving(url: str, cwd: Path) -> Iterator[Server]:
+    port = _free_port()
+    log = cwd / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(SITREP), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=_env(url),
+            cwd=cwd,  # keeps a developer's .env and ./sitrep.db out of the test
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT)
+
+
+def _wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(
+                f"sitrep serve exited with {server.process.returncode} before answering:\n"
+                f"{server.output()}"
+            )
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"GET /healthz did not answer 200 within {START_TIMEOUT}s:\n{server.output()}")
+
+
+def _create_token(url: str, cwd: Path) -> str:
+    result = subprocess.run(
+        [str(SITREP), "token", "create", "--role", "admin", "--name", "serve-test"],
+        env=_env(url),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"no output from sitrep token create: {result.stderr}"
+    return lines[-1].strip()
+
+
+def _is_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/problem+json"
+    problem = response.json()
+    for field in ("type", "title", "status", "detail"):
+        assert field in problem, problem
+    assert problem["status"] == status
+    return problem
+
+
+def test_serve_answers_over_a_socket_and_stops_on_sigterm(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert SITREP.exists(), f"no sitrep console script next to {sys.executable}"
+    with serving(database_url, tmp_path) as server:
+        # Created while the server runs: it must work at once (CONTRACT §5).
+        token = _create_token(database_url, tmp_path)
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
+            mission = client.post("/v1/events", json=registered(), headers=auth)
+            assert mission.status_code == 201, mission.text
+            assert mission.json()["type"] == "MissionRegistered"
+
+            retry = {**auth, "Idempotency-Key": "k1"}
+            first = client.post("/v1/events", json=arrived(200), headers=retry)
+            assert first.status_code == 201, first.text
+            again = client.post("/v1/events", json=arrived(200), headers=retry)
+            assert again.status_code == 201, again.text
+            assert (again.json()["id"], again.json()["position"]) == (
+                first.json()["id"],
+                first.json()["position"],
+            )
+            assert again.json() == first.json()
+
+            other = client.post("/v1/events", json=arrived(201), headers=retry)
+            _is_problem(other, 422)
+
+            page = client.get("/v1/events", headers=auth)
+            assert page.status_code == 200, page.text
+            events = page.json()["events"]
+            assert [e["id"] for e in events] == [mission.json()["id"], first.json()["id"]]
+            assert [e["position"] for e in events] == [1, 2]
+            assert page.json()["next"] is None
+
+            anonymous = client.get("/v1/events")
+            _is_problem(anonymous, 401)
+            assert anonymous.headers.get("www-authenticate", "").lower().startswith("bearer")
+            _is_problem(client.get("/v1/events", headers={"Authorization": "Bearer nope"}), 401)
+
+        started = time.monotonic()
+        status = server.stop()
+        assert time.monotonic() - started < STOP_TIMEOUT
+        # uvicorn shuts down gracefully, then re-raises the signal it caught, so the process
+        # ends "killed by SIGTERM" (what service managers count as a clean stop); 0 is fine too.
+        assert status in (0, -signal.SIGTERM), f"exit {status} after SIGTERM:\n{server.output()}"
+        assert "Traceback" not in server.output(), server.output()

@@ -14,11 +14,13 @@ from api.openapi import problems
 def create_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
-    @router.api_route(
-        "/healthz", methods=["GET", "HEAD"], summary="The process is up", operation_id="healthz"
-    )
+    @router.get("/healthz", summary="The process is up")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @router.head("/healthz", include_in_schema=False)
+    def healthz_head() -> Response:  # load balancers probe with HEAD
+        return Response()
 
     @router.get(
         "/readyz", summary="The database answers", responses={503: {"description": "not ready"}}

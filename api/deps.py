@@ -29,7 +29,7 @@ class ApiConfig:
     public_reads: bool = False
 
 
-def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> EventStore:
     store: EventStore = request.app.state.store
     return store
 
@@ -53,12 +53,17 @@ bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def writer(request: Request, credentials: Credentials) -> Principal:
+# The dependencies are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in its
+# thread pool, and three hops per request cost more than the append itself. A token lookup
+# is an in-memory hit after the first request of a token.
+
+
+async def writer(request: Request, credentials: Credentials) -> Principal:
     """The caller of a write: a token is always required."""
     return _authenticator(request).principal(credentials.credentials if credentials else None)
 
 
-def reader(request: Request, credentials: Credentials) -> Principal | None:
+async def reader(request: Request, credentials: Credentials) -> Principal | None:
     """The caller of a read: a token of any role, or nobody when public reads are on."""
     if credentials is None and get_config(request).public_reads:
         return None

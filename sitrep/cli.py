@@ -253,6 +253,30 @@ def serve_command(
     )
 
 
+@app.command("rebuild")
+def rebuild_command() -> None:
+    """Drop and rebuild every read model from the events (readers keep the old ones meanwhile)."""
+    from projections.runner import Projector  # only this command needs the read models
+
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _store(settings) as store:
+            projector = Projector(store)
+            if sys.stderr.isatty():
+                from rich.progress import Progress
+
+                with Progress(transient=True) as bar:
+                    task = bar.add_task("rebuilding", total=None)
+
+                    def show(done: int, total: int) -> None:
+                        bar.update(task, completed=done, total=max(total, 1))
+
+                    position = projector.rebuild(show)
+            else:
+                position = projector.rebuild()
+    typer.echo(f"read models rebuilt from {_plural(position, 'event')}")
+
+
 @app.command("migrate")
 def migrate_command() -> None:
     """Bring the database to the newest schema (also done on first use by every command)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -72,6 +72,31 @@ def _answer(
     return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
 
 
+class AsOfModel(Protocol):
+    def as_of(
+        self, conn: Connection, generation: int, mission: str, day: date, known_at: datetime
+    ) -> dict[str, Any]: ...
+
+
+def _as_of_route(
+    model: AsOfModel, registered: Callable[[Any, str], None]
+) -> Callable[..., Response]:
+    """The route of a read model asked with ``as_of`` and ``known_at``."""
+
+    def route(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        day, at = as_of or _now(request).date(), _instant(known_at, request)
+        return _answer(
+            request, {"as_of": day, "known_at": known_at},
+            lambda conn, g: model.as_of(conn, g, mission, day, at),
+        )  # fmt: skip
+
+    return route
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["missions"])
 
@@ -88,53 +113,19 @@ def create_router() -> APIRouter:
             lambda conn, g: {"missions": missions.listing(conn, g, today, now)},
         )  # fmt: skip
 
-    @router.get(
-        "/missions/{mission}/force-strength",
-        summary="Deployed and pledged personnel by country",
-        responses=READ_PROBLEMS,
-    )
-    def get_force_strength(
-        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
-        as_of: AsOf = None, known_at: KnownAt = None,
-    ) -> Response:  # fmt: skip
-        registered(store, mission)
-        day, at = as_of or _now(request).date(), _instant(known_at, request)
-        return _answer(
-            request, {"as_of": day, "known_at": known_at},
-            lambda conn, g: force_strength.as_of(conn, g, mission, day, at),
-        )  # fmt: skip
-
-    @router.get(
-        "/missions/{mission}/funding",
-        summary="Pledged, committed, deposited and outstanding USD",
-        responses=READ_PROBLEMS,
-    )
-    def get_funding(
-        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
-        as_of: AsOf = None, known_at: KnownAt = None,
-    ) -> Response:  # fmt: skip
-        registered(store, mission)
-        day, at = as_of or _now(request).date(), _instant(known_at, request)
-        return _answer(
-            request, {"as_of": day, "known_at": known_at},
-            lambda conn, g: funding.as_of(conn, g, mission, day, at),
-        )  # fmt: skip
-
-    @router.get(
-        "/missions/{mission}/mandate",
-        summary="Mandate status, resolution in force, history and reviews",
-        responses=READ_PROBLEMS,
-    )
-    def get_mandate(
-        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
-        as_of: AsOf = None, known_at: KnownAt = None,
-    ) -> Response:  # fmt: skip
-        registered(store, mission)
-        day, at = as_of or _now(request).date(), _instant(known_at, request)
-        return _answer(
-            request, {"as_of": day, "known_at": known_at},
-            lambda conn, g: mandate.as_of(conn, g, mission, day, at),
-        )  # fmt: skip
+    for name, model, summary in (
+        ("force-strength", force_strength, "Deployed and pledged personnel by country"),
+        ("funding", funding, "Pledged, committed, deposited and outstanding USD"),
+        ("mandate", mandate, "Mandate status, resolution in force, history and reviews"),
+    ):
+        router.add_api_route(
+            f"/missions/{{mission}}/{name}",
+            _as_of_route(model, registered),
+            methods=["GET"],
+            name=f"get_{name.replace('-', '_')}",
+            summary=summary,
+            responses=READ_PROBLEMS,
+        )
 
     @router.get(
         "/missions/{mission}/timeline",

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -240,6 +241,7 @@ def serve_command(
         # Migrate once here, so that several workers never race to create the schema.
         with _reported(settings), _migrated_engine(settings):
             pass
+        _check_listen(host, port)
     typer.echo(f"sitrep serving on http://{host}:{port} ({_plural(workers, 'worker')})", err=True)
     uvicorn.run(
         "sitrep.app:app_from_environment",
@@ -251,6 +253,17 @@ def serve_command(
         access_log=False,
         proxy_headers=True,
     )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Fail with one line, before uvicorn starts, when the address cannot be listened on."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise Failure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command("rebuild")

@@ -167,3 +167,21 @@ def test_serve_answers_over_a_socket_and_stops_on_sigterm(
         # ends "killed by SIGTERM" (what service managers count as a clean stop); 0 is fine too.
         assert status in (0, -signal.SIGTERM), f"exit {status} after SIGTERM:\n{server.output()}"
         assert "Traceback" not in server.output(), server.output()
+
+
+def test_serve_on_a_taken_port_fails_with_one_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(SITREP), "serve", "--port", str(port)],
+            env=_env(f"sqlite:///{tmp_path}/taken.db"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

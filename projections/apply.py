@@ -7,11 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
 from events.envelope import RecordedEvent
-from projections import balances
-from projections.schema import effects, mission_facts
+from projections.book import Book
+from projections.schema import mission_facts
 
 MISSION_TYPES = frozenset({
     "MissionRegistered", "MandateAuthorized", "MandateRenewed", "MandateEnded",
@@ -50,24 +50,28 @@ def effects_of(type_: str, data: dict[str, Any]) -> list[Effect]:
 Lookup = Callable[[str], RecordedEvent]
 
 
-def apply(conn: Connection, generation: int, event: RecordedEvent, lookup: Lookup) -> None:
-    """Apply one event, at its own ``recorded_at``, to generation ``generation``."""
+def apply(book: Book, event: RecordedEvent, lookup: Lookup) -> None:
+    """Apply one event, at its own ``recorded_at``, to the book's generation."""
     at = event.recorded_at
     if event.type in ("EventCorrected", "EventRetracted"):
         named = lookup(event.data["event_id"])
-        current_on = _current_date(conn, generation, named)  # before the undo forgets it
-        _undo(conn, generation, named, at)
+        current_on = _current_date(book, named)  # before the undo forgets it
+        _undo(book, named, at)
         if event.type == "EventCorrected":
             on = event.data.get("occurred_on")
             occurred_on = date.fromisoformat(on) if on else current_on
-            _do(conn, generation, named, event.data["data"], occurred_on, at, event.version)
+            _do(book, named, event.data["data"], occurred_on, at, event.version)
         return
-    _do(conn, generation, event, event.data, event.occurred_on, at, event.version)
+    _do(book, event, event.data, event.occurred_on, at, event.version)
+
+
+def _conn(book: Book) -> Connection:
+    assert book.conn is not None
+    return book.conn
 
 
 def _do(
-    conn: Connection,
-    generation: int,
+    book: Book,
     event: RecordedEvent,
     data: dict[str, Any],
     occurred_on: date,
@@ -75,58 +79,49 @@ def _do(
     version: int,
 ) -> None:
     if event.type in MISSION_TYPES:
-        conn.execute(
+        # Few and small: written at once rather than batched.
+        _conn(book).execute(
             mission_facts.insert(),
-            {"generation": generation, "mission": event.mission, "event_id": event.id,
+            {"generation": book.generation, "mission": event.mission, "event_id": event.id,
              "type": event.type, "occurred_on": occurred_on, "data": data, "version": version,
              "recorded_from": at, "recorded_to": None},
         )  # fmt: skip
         return
-    for measure, key, amount in effects_of(event.type, data):
-        balances.add(conn, generation, event.mission, measure, key, occurred_on, amount, at)
-        conn.execute(
-            effects.insert(),
-            {"generation": generation, "event_id": event.id, "measure": measure,
-             "mission": event.mission, "key": key, "valid_on": occurred_on, "amount": str(amount)},
-        )  # fmt: skip
+    found = [
+        (event.mission, m, k, occurred_on, amount) for m, k, amount in effects_of(event.type, data)
+    ]
+    for mission, measure, key, on, amount in found:
+        book.add(mission, measure, key, on, amount, at)
+    book.record_effects(event.id, found)
 
 
-def _undo(conn: Connection, generation: int, named: RecordedEvent, at: datetime) -> None:
+def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
     if named.type in MISSION_TYPES:
         f = mission_facts
-        conn.execute(
+        _conn(book).execute(
             f.update()
-            .where(
-                f.c.generation == generation, f.c.event_id == named.id, f.c.recorded_to.is_(None)
-            )
+            .where(f.c.generation == book.generation, f.c.event_id == named.id)
+            .where(f.c.recorded_to.is_(None))
             .values(recorded_to=at)
         )
         return
-    e = effects
-    mine = and_(e.c.generation == generation, e.c.event_id == named.id)
-    for row in conn.execute(select(e).where(mine)).all():
-        balances.add(
-            conn,
-            generation,
-            row.mission,
-            row.measure,
-            row.key,
-            row.valid_on,
-            -Decimal(row.amount),
-            at,
-        )
-    conn.execute(e.delete().where(mine))
+    for mission, measure, key, on, amount in book.take_effects(named.id):
+        book.add(mission, measure, key, on, -amount, at)
 
 
-def _current_date(conn: Connection, generation: int, named: RecordedEvent) -> date:
+def _current_date(book: Book, named: RecordedEvent) -> date:
     """The named event's date as its latest correction left it (a correction may omit it)."""
     if named.type in MISSION_TYPES:
         f = mission_facts
-        query = select(f.c.occurred_on).where(
-            f.c.generation == generation, f.c.event_id == named.id, f.c.recorded_to.is_(None)
+        found = (
+            _conn(book)
+            .execute(
+                select(f.c.occurred_on)
+                .where(f.c.generation == book.generation, f.c.event_id == named.id)
+                .where(f.c.recorded_to.is_(None))
+                .limit(1)
+            )
+            .scalar()
         )
-    else:
-        e = effects
-        query = select(e.c.valid_on).where(e.c.generation == generation, e.c.event_id == named.id)
-    found = conn.execute(query.limit(1)).scalar()
-    return found or named.occurred_on
+        return found or named.occurred_on
+    return book.effect_date(named.id) or named.occurred_on

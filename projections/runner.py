@@ -21,6 +21,7 @@ from sqlalchemy import Connection, select
 from events.envelope import RecordedEvent
 from events.store import EventStore
 from projections.apply import apply
+from projections.book import Book
 from projections.schema import balance_keys, balances, effects, mission_facts, projection_state
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,11 @@ class Projector:
                 with self._writing() as conn:
                     generation, position = self._state(conn)
                     page = self.store.read(after=position, limit=self.chunk)
+                    book = Book(generation)
+                    book.conn = conn
                     for event in page.events:
-                        apply(conn, generation, event, self._lookup)
+                        apply(book, event, self._lookup)
+                    book.flush()
                     if page.events:
                         position = page.events[-1].position
                         self._save(conn, generation, position)
@@ -118,6 +122,7 @@ class Projector:
             new = current + 1
             self._drop(conn, new)  # the leftovers of a rebuild that was interrupted
         position = 0
+        book = Book(new, fresh=True)  # the new generation's totals stay in memory throughout
         head = self.store.head()
         total = head[0] if head else 0
         while True:
@@ -125,17 +130,21 @@ class Projector:
             if page.next is None:
                 break
             with self._writing() as conn:
+                book.conn = conn
                 for event in page.events:
-                    apply(conn, new, event, self._lookup)
+                    apply(book, event, self._lookup)
+                book.flush()
             position = page.events[-1].position
             if progress:
                 progress(position, total)
         with self._lock, self._writing() as conn:
             # Under the read models' lock no one else applies events: finish and swap.
+            book.conn = conn
             while True:
                 page = self.store.read(after=position, limit=self.chunk)
                 for event in page.events:
-                    apply(conn, new, event, self._lookup)
+                    apply(book, event, self._lookup)
+                book.flush()
                 if page.events:
                     position = page.events[-1].position
                 if page.next is None:

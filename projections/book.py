@@ -48,6 +48,7 @@ class Book:
         self.fresh = fresh  # a generation being built: nothing stored that is not in memory
         self.conn: Connection | None = None
         self._keys: dict[Key, _Key] = {}
+        self._touched: set[Key] = set()  # keys changed since the last flush
         self._key_rows_new: list[Key] = []
         self._close: list[dict[str, Any]] = []
         self._insert: list[dict[str, Any]] = []
@@ -62,7 +63,9 @@ class Book:
         """Add ``amount`` from date ``on`` onwards, as recorded at ``at``."""
         if amount == 0:
             return
-        state = self._load((mission, measure, key))
+        k = (mission, measure, key)
+        state = self._load(k)
+        self._touched.add(k)
         rows, dates = state.rows, state.dates
         i = bisect.bisect_left(dates, on)
         if i == len(rows) or dates[i] != on:
@@ -179,8 +182,8 @@ class Book:
                  for v in self._close],
             )  # fmt: skip
         changed, current = [], []
-        for (mission, measure, key), state in self._keys.items():
-            for row in state.rows:
+        for mission, measure, key in self._touched:
+            for row in self._keys[(mission, measure, key)].rows:
                 if row.stored and row.changed:
                     changed.append({"g": g, "m": mission, "me": measure, "k": key,
                                     "vf": row.valid_from, "t": str(row.total)})  # fmt: skip
@@ -215,6 +218,7 @@ class Book:
         if new_effects:
             conn.execute(e.insert(), new_effects)
         self._close, self._insert, self._key_rows_new = [], [], []
+        self._touched = set()
         self._effects_new, self._effects_gone = {}, []
         if not self.fresh:
             self._keys = {}  # another process may write between chunks: read again next time

@@ -157,22 +157,26 @@ class Recorder:
     @contextmanager
     def write(self) -> Iterator[WriteTx]:
         """A transaction in which this process is the only writer of the event table."""
-        with self._translated():
-            pooled = self.engine.raw_connection()
+        with self._translated(), self._writer_connection() as dbapi:
+            self._begin_write(dbapi)
             try:
-                dbapi = pooled.driver_connection
-                self._begin_write(dbapi)
-                try:
-                    yield WriteTx(self, dbapi)
-                except BaseException:
-                    self._rollback(dbapi)
-                    raise
-                self._commit(dbapi)
-            except self.unavailable_errors:
-                pooled.invalidate()
+                yield WriteTx(self, dbapi)
+            except BaseException:
+                self._rollback(dbapi)
                 raise
-            finally:
-                pooled.close()
+            self._commit(dbapi)
+
+    @contextmanager
+    def _writer_connection(self) -> Iterator[Any]:
+        """A driver connection for one append, from the pool and back (discarded if broken)."""
+        pooled = self.engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except self.unavailable_errors:
+            pooled.invalidate()
+            raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -301,22 +305,16 @@ class SqliteRecorder(Recorder):
         self._checkpointer: threading.Thread | None = None
 
     @contextmanager
-    def write(self) -> Iterator[WriteTx]:
-        with self._translated(), self._writer_lock:
+    def _writer_connection(self) -> Iterator[Any]:
+        with self._writer_lock:
             if self._writer is None:
                 self._writer = self.engine.raw_connection()
                 self._start_checkpointer(self._writer.driver_connection)
             dbapi = self._writer.driver_connection
             try:
-                self._begin_write(dbapi)
-                try:
-                    yield WriteTx(self, dbapi)
-                except BaseException:
-                    self._rollback(dbapi)
-                    raise
-                self._commit(dbapi)
+                yield dbapi
             except sqlite3.OperationalError:
-                self._rollback(dbapi)
+                self._rollback(dbapi)  # e.g. a failed COMMIT: leave no transaction open
                 raise
 
     def close(self) -> None:

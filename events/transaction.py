@@ -41,14 +41,15 @@ class AppendTransaction:
     _hash: str = GENESIS_HASH
     now: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
     _now_text: str = ""
+    _last_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     def __post_init__(self) -> None:
         head = self.tx.head()
         now = self.store.clock()
         if head is not None:
-            self._position, self._hash, last_at = head
+            self._position, self._hash, self._last_at = head
             # recorded_at never goes backwards along positions, even if the clock does.
-            now = max(now, last_at)
+            now = max(now, self._last_at)
         self.now = now
         self._now_text = format_instant(now)
 
@@ -94,6 +95,16 @@ class AppendTransaction:
         self._position += 1
         source = event.source.model_dump(mode="json", exclude_none=True) if event.source else None
         recorded_at = preserved.recorded_at if preserved else self.now
+        if recorded_at < self._last_at:
+            # Only an import can get here. known_at answers assume recorded_at follows the
+            # positions; an older event after a newer one would rewrite what was known when.
+            raise RuleViolation(
+                "recorded_at",
+                f"{format_instant(recorded_at)} is earlier than the event before it "
+                f"({format_instant(self._last_at)}): import into an empty store, in the "
+                "exported order",
+            )
+        self._last_at = recorded_at
         envelope = {
             "id": event_id,
             "mission": mission,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -98,6 +99,25 @@ def test_import_refuses_bad_lines_and_imports_nothing(
     with pytest.raises(RuleViolation):
         import_text(target, "\n".join(out_of_order))
     assert target.head() is None
+
+
+def test_import_keeps_recorded_at_in_position_order(
+    store: EventStore, clock: Clock, tmp_path: Any
+) -> None:
+    fill(store, clock)
+    lines = export(store).splitlines()
+    target = open_store(make_settings(f"sqlite:///{tmp_path}/copy.db"))
+    # An event recorded later than the events after it: refused, and nothing is kept.
+    with pytest.raises(RuleViolation) as info:
+        import_text(target, "\n".join([lines[0], lines[2], lines[1], *lines[3:]]))
+    assert info.value.errors[0].field.endswith("recorded_at")
+    assert target.head() is None
+    # A store that already holds newer events does not take older ones after them.
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    newer = open_store(make_settings(f"sqlite:///{tmp_path}/newer.db"), clock=lambda: later)
+    append(newer, registered(mission="mss-later"))
+    with pytest.raises(RuleViolation):
+        import_text(newer, "\n".join(lines))
 
 
 def test_import_refuses_an_id_stored_with_other_content(store: EventStore, clock: Clock) -> None:

@@ -387,11 +387,14 @@ class SqliteRecorder(Recorder):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def instant_param(self, value: datetime) -> Any:
-        # Every event of one append shares its recorded_at: format it once.
-        if value is not self._last_instant[0]:
-            text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            self._last_instant = (value, text)
-        return self._last_instant[1]
+        # Every event of one append shares its recorded_at: format it once. The pair is read
+        # and replaced whole, so threads formatting other instants cannot mix them up.
+        last = self._last_instant
+        if value is last[0]:
+            return last[1]
+        text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        self._last_instant = (value, text)
+        return text
 
     def day(self, value: Any) -> date:
         return date.fromisoformat(value)

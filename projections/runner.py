@@ -34,10 +34,13 @@ Progress = Callable[[int, int], None]
 class Projector:
     """Applies stored events to the read models and answers queries from a consistent state."""
 
-    def __init__(self, store: EventStore, *, chunk: int = 1000) -> None:
+    def __init__(self, store: EventStore, *, chunk: int = 200, rebuild_chunk: int = 2000) -> None:
         self.store = store
         self.engine = store.engine
+        # Catching up holds the read models' lock (on SQLite, the database's one writer slot)
+        # per chunk, so its chunks are small; a rebuild writes a generation no one reads yet.
         self.chunk = chunk
+        self.rebuild_chunk = rebuild_chunk
         self._applied = -1
         self._lock = threading.Lock()
 
@@ -126,7 +129,7 @@ class Projector:
         head = self.store.head()
         total = head[0] if head else 0
         while True:
-            page = self.store.read(after=position, limit=self.chunk)
+            page = self.store.read(after=position, limit=self.rebuild_chunk)
             if page.next is None:
                 break
             with self._writing() as conn:
@@ -141,7 +144,7 @@ class Projector:
             # Under the read models' lock no one else applies events: finish and swap.
             book.conn = conn
             while True:
-                page = self.store.read(after=position, limit=self.chunk)
+                page = self.store.read(after=position, limit=self.rebuild_chunk)
                 for event in page.events:
                     apply(book, event, self._lookup)
                 book.flush()

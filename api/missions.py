@@ -68,7 +68,7 @@ def _answer(
     etag = f'W/"{tag}"'
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    body = projector.query(read)
+    body = projector.query(read, caught_up=True)
     return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
 
 

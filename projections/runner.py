@@ -99,9 +99,10 @@ class Projector:
                 if page.next is None:
                     return position
 
-    def query(self, read: Callable[[Connection, int], T]) -> T:
-        """Catch up, then run ``read(conn, generation)`` in one read transaction."""
-        self.catch_up()
+    def query(self, read: Callable[[Connection, int], T], *, caught_up: bool = False) -> T:
+        """Catch up (unless the caller just did), then run ``read(conn, generation)``."""
+        if not caught_up:
+            self.catch_up()
         with self.engine.connect() as conn, conn.begin():
             generation, _ = self._read_state(conn)
             return read(conn, generation)
@@ -117,8 +118,9 @@ class Projector:
         """Build every read model again from the events, beside the live ones, then swap.
 
         Readers keep answering from the current generation until the new one has caught up
-        with the head; the swap is one transaction. Memory stays bounded: events are read and
-        applied a chunk at a time.
+        with the head; the swap is one transaction. Events are read and applied a chunk at a
+        time; what stays in memory is the new generation's current totals, which grow with the
+        number of (key, date) pairs, not with the number of events.
         """
         with self._writing() as conn:
             current, _ = self._state(conn)

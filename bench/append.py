@@ -55,6 +55,8 @@ from typing import Any
 
 import psycopg
 
+from events.recorders import COLUMNS  # the raw table mirrors sitrep's own columns
+
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
     "SITREP_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -65,22 +67,6 @@ WARMUP = 200
 RECORDED_BY = "bench"
 RSS_GOAL_MB = 200.0
 
-COLUMNS = (
-    "position",
-    "id",
-    "mission",
-    "stream",
-    "version",
-    "type",
-    "schema_version",
-    "occurred_on",
-    "recorded_at",
-    "recorded_by",
-    "data",
-    "source",
-    "notes",
-    "hash",
-)
 RAW_TABLE = """
 CREATE TABLE events (
     position INTEGER PRIMARY KEY,

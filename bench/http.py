@@ -79,7 +79,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench.append import POSTGRES_URL, drop_schema, new_schema_name
+from bench.append import POSTGRES_URL, drop_schema, new_schema_name, postgres_problem
 from bench.ceiling import DB_ENV as CEILING_DB_ENV
 from bench.ceiling import body as ceiling_body
 
@@ -966,15 +966,6 @@ def verdicts(results: dict[tuple[str, int], Result]) -> list[Verdict]:
                 "PASS" if errors == 0 else "MISS", errors)
     )  # fmt: skip
     return out
-
-
-def postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
 
 
 def wrk_version() -> str:

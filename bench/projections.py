@@ -76,7 +76,13 @@ from typing import Any
 
 import psycopg
 
-from bench.append import POSTGRES_URL, drop_schema, new_schema_name, peak_rss_mb
+from bench.append import (
+    POSTGRES_URL,
+    drop_schema,
+    new_schema_name,
+    peak_rss_mb,
+    postgres_problem,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 1000
@@ -228,8 +234,13 @@ def mission_events(plan: MissionPlan, end: date) -> list[tuple[date, dict[str, A
             "review_id": review_id, "body": ("security_council", "secretary_general")[k % 2],
             "due_on": due.isoformat(), "title": f"Review {k + 1} of {plan.name}",
         }))  # fmt: skip
-        found.append(ev(due, "ReviewCompleted",
-                        {"review_id": review_id, "outcome": "mandate implementation on track"}))
+        found.append(
+            ev(
+                due,
+                "ReviewCompleted",
+                {"review_id": review_id, "outcome": "mandate implementation on track"},
+            )
+        )
     # sorted() is stable: registration stays ahead of everything dated on its own day.
     return sorted((x for x in found if x[0] <= end), key=lambda x: x[0])
 
@@ -934,15 +945,6 @@ def database(backend: str, directory: Path, name: str) -> Iterator[str]:
         drop_schema(schema)
 
 
-def postgres_problem() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
-
-
 def rate(step: dict[str, Any]) -> float | None:
     if "error" in step or not step.get("seconds"):
         return None
@@ -1032,8 +1034,13 @@ def verdicts(found: dict[str, Any]) -> list[dict[str, Any]]:
              f"< {P99_GOAL_MS:.0f} ms", None if p99 is None else p99 < P99_GOAL_MS)  # fmt: skip
         base = small.get((x["model"], x["variant"]), {}).get("p99_ms")
         growth = p99 / base if p99 is not None and base else None
-        goal(f"{name} N / 10k", growth, "n/a" if growth is None else f"{growth:.2f}x",
-             f"<= {GROWTH_GOAL:.0f}x", None if growth is None else growth <= GROWTH_GOAL)
+        goal(
+            f"{name} N / 10k",
+            growth,
+            "n/a" if growth is None else f"{growth:.2f}x",
+            f"<= {GROWTH_GOAL:.0f}x",
+            None if growth is None else growth <= GROWTH_GOAL,
+        )
     return goals
 
 

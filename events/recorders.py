@@ -1,10 +1,11 @@
 """The two storage backends behind one interface: SQLite (embedded) and PostgreSQL (psycopg 3).
 
-Reads go through SQLAlchemy Core. The append path talks to the driver directly through a
-:class:`WriteTx`: SQLAlchemy's per-statement overhead (about 40-50 us a statement on this kind
-of machine) was several times the cost of the statements themselves, and appends are the one
-place where that shows. Both recorders write the same text and types SQLAlchemy would, so
-either path reads what the other wrote.
+The append path talks to the driver directly through a :class:`WriteTx`, and so do reads of
+events (:meth:`Recorder.select_events`): SQLAlchemy's per-statement and per-row overhead (about
+40-50 us a statement and ~15 us a row on this kind of machine) was several times the cost of
+the statements themselves, and appends, paging and projection rebuilds are where that shows.
+Both recorders write the same text and types SQLAlchemy would, so either path reads what the
+other wrote.
 """
 
 from __future__ import annotations
@@ -178,6 +179,36 @@ class Recorder:
         finally:
             pooled.close()
 
+    def select_events(
+        self, where: str = "", params: Sequence[Any] = (), *, order: str = "position",
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Events matching a SQL condition (placeholders :attr:`placeholder`), in ``order``."""
+        sql = f"{_SELECT}{' WHERE ' + where if where else ''} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._translated(), self._reader_connection() as dbapi:
+            cursor = dbapi.cursor()
+            try:
+                rows = cursor.execute(sql, tuple(params)).fetchall()
+            finally:
+                cursor.close()
+        event = self.event
+        return [event(row) for row in rows]
+
+    @contextmanager
+    def _reader_connection(self) -> Iterator[Any]:
+        # One statement is one consistent snapshot on both backends; the pool ends the
+        # transaction PostgreSQL opened when the connection goes back.
+        pooled = self.engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        except self.unavailable_errors:
+            pooled.invalidate()
+            raise
+        finally:
+            pooled.close()
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (one consistent snapshot on both backends)."""
@@ -217,6 +248,9 @@ class Recorder:
         raise NotImplementedError
 
     def day(self, value: Any) -> date:
+        raise NotImplementedError
+
+    def day_param(self, value: date) -> Any:
         raise NotImplementedError
 
     def json(self, value: Any) -> Any:
@@ -387,10 +421,11 @@ class SqliteRecorder(Recorder):
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def instant_param(self, value: datetime) -> Any:
-        # Every event of one append shares its recorded_at: format it once. The pair is read
-        # and replaced whole, so threads formatting other instants cannot mix them up.
+        # Every event of one append shares its recorded_at, and a projection chunk's rows share
+        # a few: format each once. The pair is read and replaced whole, so threads formatting
+        # other instants cannot mix them up.
         last = self._last_instant
-        if value is last[0]:
+        if value is last[0] or value == last[0]:
             return last[1]
         text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         self._last_instant = (value, text)
@@ -398,6 +433,9 @@ class SqliteRecorder(Recorder):
 
     def day(self, value: Any) -> date:
         return date.fromisoformat(value)
+
+    def day_param(self, value: date) -> Any:
+        return value.isoformat()
 
     def json(self, value: Any) -> Any:
         return orjson.loads(value)
@@ -465,6 +503,9 @@ class PostgresRecorder(Recorder):
         return value
 
     def day(self, value: Any) -> date:
+        return value
+
+    def day_param(self, value: date) -> Any:
         return value
 
     def json(self, value: Any) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, select
 
 from events import catalogue, codes, schema
 from events.envelope import GENESIS_HASH, RecordedEvent, canonical_json, chain_hash
@@ -208,37 +208,42 @@ class EventStore:
         stream: str | None = None,
     ) -> Page:
         """Events after a position in global order; ``next`` is the following page's ``after``."""
-        ev = schema.events
-        where = [ev.c.position > after]
-        if mission is not None:
-            where.append(ev.c.mission == mission)
-        if type is not None:
-            where.append(ev.c.type == type)
-        if stream is not None:
-            where.append(ev.c.stream == stream)
-        with self.recorder.read() as conn:
-            found = self._select(conn, *where, limit=limit + 1)
+        p = self.recorder.placeholder
+        where: list[str] = [f"position > {p}"]
+        params: list[Any] = [after]
+        for column, value in (("mission", mission), ("type", type), ("stream", stream)):
+            if value is not None:
+                where.append(f"{column} = {p}")
+                params.append(value)
+        found = self.recorder.select_events(" AND ".join(where), params, limit=limit + 1)
         more = len(found) > limit
         found = found[:limit]
         return Page(found, found[-1].position if more else None)
 
     def get(self, event_id: str) -> RecordedEvent:
-        with self.recorder.read() as conn:
-            found = self._select(conn, schema.events.c.id == event_id)
+        found = self.recorder.select_events(f"id = {self.recorder.placeholder}", [event_id])
         if not found:
             raise EventNotFound(event_id)
         return found[0]
 
+    def get_many(self, event_ids: Iterable[str]) -> dict[str, RecordedEvent]:
+        """The events with these ids that exist, by id (one query per 500 ids)."""
+        ids, found = sorted(set(event_ids)), {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ", ".join([self.recorder.placeholder] * len(part))
+            for event in self.recorder.select_events(f"id IN ({marks})", part):
+                found[event.id] = event
+        return found
+
     def stream(self, stream: str) -> list[RecordedEvent]:
         """A stream's events in version order."""
-        ev = schema.events
-        with self.recorder.read() as conn:
-            rows = conn.execute(
-                select(ev).where(ev.c.stream == stream).order_by(ev.c.version)
-            ).all()
-        if not rows:
+        found = self.recorder.select_events(
+            f"stream = {self.recorder.placeholder}", [stream], order="version"
+        )
+        if not found:
             raise StreamNotFound(stream)
-        return [_recorded(r) for r in rows]
+        return found
 
     def is_registered(self, mission: str) -> bool:
         if mission in self._registered:
@@ -313,15 +318,6 @@ class EventStore:
             )
         return VerifyReport(True, checked, last_position or None, previous or None)
 
-    def _select(
-        self, conn: Connection, *where: Any, limit: int | None = None
-    ) -> list[RecordedEvent]:
-        ev = schema.events
-        query = select(ev).where(*where).order_by(ev.c.position)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_recorded(r) for r in conn.execute(query)]
-
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -336,26 +332,6 @@ def _registered(conn: Connection, mission: str) -> bool:
             )
         ).first()
         is not None
-    )
-
-
-def _recorded(row: Row[Any]) -> RecordedEvent:
-    m = row._mapping
-    return RecordedEvent(
-        id=m["id"],
-        mission=m["mission"],
-        type=m["type"],
-        stream=m["stream"],
-        version=m["version"],
-        position=m["position"],
-        occurred_on=m["occurred_on"],
-        recorded_at=m["recorded_at"],
-        recorded_by=m["recorded_by"],
-        data=m["data"],
-        source=m["source"],
-        notes=m["notes"],
-        hash=m["hash"],
-        schema_version=m["schema_version"],
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from events.envelope import RecordedEvent
-from projections.book import Book
+from projections.book import ALL, Book
 from projections.schema import mission_facts
 
 MISSION_TYPES = frozenset({
@@ -28,6 +28,11 @@ PERSONNEL = {
     "ContingentArrived": ("deployed", 1),
     "ContingentDeparted": ("deployed", -1),
 }
+
+AMENDMENTS = frozenset({"EventCorrected", "EventRetracted"})
+#: Measures also summed over all their keys (key :data:`ALL`), so that a chart reads one total
+#: per point instead of one per country or donor.
+SUMMED = frozenset({"deployed", "pledged", "pledged_usd", "deposited_usd"})
 
 Effect = tuple[str, str, Decimal]  # measure, key, amount
 
@@ -53,7 +58,7 @@ Lookup = Callable[[str], RecordedEvent]
 def apply(book: Book, event: RecordedEvent, lookup: Lookup) -> None:
     """Apply one event, at its own ``recorded_at``, to the book's generation."""
     at = event.recorded_at
-    if event.type in ("EventCorrected", "EventRetracted"):
+    if event.type in AMENDMENTS:
         named = lookup(event.data["event_id"])
         current_on = _current_date(book, named)  # before the undo forgets it
         _undo(book, named, at)
@@ -91,8 +96,16 @@ def _do(
         (event.mission, m, k, occurred_on, amount) for m, k, amount in effects_of(event.type, data)
     ]
     for mission, measure, key, on, amount in found:
-        book.add(mission, measure, key, on, amount, at)
+        _add(book, mission, measure, key, on, amount, at)
     book.record_effects(event.id, found)
+
+
+def _add(
+    book: Book, mission: str, measure: str, key: str, on: date, amount: Decimal, at: datetime
+) -> None:
+    book.add(mission, measure, key, on, amount, at)
+    if measure in SUMMED:
+        book.add(mission, measure, ALL, on, amount, at)
 
 
 def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
@@ -106,7 +119,7 @@ def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
         )
         return
     for mission, measure, key, on, amount in book.take_effects(named.id):
-        book.add(mission, measure, key, on, -amount, at)
+        _add(book, mission, measure, key, on, -amount, at)
 
 
 def _current_date(book: Book, named: RecordedEvent) -> date:

@@ -10,13 +10,15 @@ on the number of events.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, text
 
+from events.schema import UTCDateTime
+from projections.book import ALL
 from projections.schema import balance_keys, balances
 
 b = balances
@@ -55,24 +57,37 @@ def totals(
     return {(r.measure, r.key): Decimal(r.total) for r in rows if r.total is not None}
 
 
-def series(
+def sums_on(
     conn: Connection,
     generation: int,
     mission: str,
-    measures: Iterable[str],
-    until: date,
+    measure: str,
+    days: list[date],
     known_at: datetime,
-) -> dict[tuple[str, str], list[tuple[date, Decimal]]]:
-    """Each key's steps (date, total) up to ``until`` as known at ``known_at``, in date order."""
+) -> list[Decimal]:
+    """A summed measure's mission-wide total on each of ``days`` as known at ``known_at``.
+
+    One statement: a seek per day into the measure's sum (key ``ALL``), so a chart's cost
+    depends on its number of points, not on the number of events or keys.
+    """
+    if not days:
+        return []
+    latest = (
+        "SELECT total FROM balances WHERE generation = :g AND mission = :m AND measure = :me "
+        "AND key = :all AND valid_from <= d.day AND recorded_from <= :t "
+        "AND (recorded_to IS NULL OR recorded_to > :t) ORDER BY valid_from DESC LIMIT 1"
+    )
+    if conn.dialect.name == "postgresql":
+        source, asked = "unnest(CAST(:days AS date[])) WITH ORDINALITY AS d(day, n)", days
+    else:
+        # SQLite keeps dates as ISO text, which orders as the dates do.
+        source = "(SELECT value AS day, key AS n FROM json_each(:days)) AS d"
+        asked = json.dumps([d.isoformat() for d in days])  # type: ignore[assignment]
+    statement = text(f"SELECT d.n, ({latest}) AS total FROM {source} ORDER BY d.n").bindparams(
+        bindparam("t", type_=UTCDateTime())
+    )
     rows = conn.execute(
-        select(b.c.measure, b.c.key, b.c.valid_from, b.c.total)
-        .where(
-            b.c.generation == generation, b.c.mission == mission,
-            b.c.measure.in_(list(measures)), b.c.valid_from <= until, _known_at(known_at),
-        )
-        .order_by(b.c.measure, b.c.key, b.c.valid_from)
-    )  # fmt: skip
-    found: dict[tuple[str, str], list[tuple[date, Decimal]]] = defaultdict(list)
-    for r in rows:
-        found[(r.measure, r.key)].append((r.valid_from, Decimal(r.total)))
-    return dict(found)
+        statement,
+        {"g": generation, "m": mission, "me": measure, "all": ALL, "t": known_at, "days": asked},
+    ).all()
+    return [Decimal(total) if total is not None else Decimal(0) for _, total in rows]

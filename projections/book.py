@@ -3,7 +3,14 @@
 Applying an event touches a few running totals; doing that with a statement or three per touch
 made a rebuild crawl (~670 events/s). A book loads each key's current rows once, applies every
 event of the chunk to them in memory — the same rule as :mod:`projections.balances` — and then
-writes what changed with one ``executemany`` per kind of change.
+writes what changed with one ``executemany`` per kind of change, on the driver connection
+under the caller's transaction (SQLAlchemy's per-row parameter handling cost more than SQLite's
+own inserts).
+
+A *fresh* book builds a generation no one else writes: what it flushed is exactly what it
+remembers, so it keeps keys between chunks instead of reading them again — but only each key's
+newest :attr:`Book.keep_rows` rows, so memory stays bounded however long the history. A late
+report dated before the rows kept reads the older ones back first.
 """
 
 from __future__ import annotations
@@ -14,15 +21,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection
 
-from projections.schema import balance_keys, balances, effects
+from events.recorders import Recorder
 
-b = balances
 Key = tuple[str, str, str]  # mission, measure, key
+ALL = "*"  # the key of a measure's sum over all its keys (see projections.apply.SUMMED)
+Effect = tuple[str, str, str, date, Decimal]  # mission, measure, key, valid_on, amount
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     valid_from: date
     total: Decimal
@@ -31,29 +39,64 @@ class _Row:
     changed: bool = False  # stored, and its total changed in place since
 
 
-@dataclass
+@dataclass(slots=True)
 class _Key:
     rows: list[_Row] = field(default_factory=list)
     dates: list[date] = field(default_factory=list)  # rows' valid_from, for bisect
-
-
-Effect = tuple[str, str, str, date, Decimal]  # mission, measure, key, valid_on, amount
+    floor: date | None = None  # rows dated before this are in the database only
 
 
 class Book:
     """The read models' running totals for one generation, changed in memory, then flushed."""
 
-    def __init__(self, generation: int, *, fresh: bool = False) -> None:
+    #: Rows kept per key between a fresh book's chunks (5 % of reports come 1-60 days late).
+    keep_rows = 48
+
+    def __init__(
+        self, generation: int, recorder: Recorder, *, fresh: bool = False,
+        keep_rows: int | None = None,
+    ) -> None:  # fmt: skip
         self.generation = generation
+        if keep_rows is not None:
+            self.keep_rows = max(keep_rows, 1)
+        self.recorder = recorder
         self.fresh = fresh  # a generation being built: nothing stored that is not in memory
         self.conn: Connection | None = None
         self._keys: dict[Key, _Key] = {}
         self._touched: set[Key] = set()  # keys changed since the last flush
         self._key_rows_new: list[Key] = []
-        self._close: list[dict[str, Any]] = []
-        self._insert: list[dict[str, Any]] = []
+        self._close: list[tuple[Any, ...]] = []
+        self._insert: list[tuple[Any, ...]] = []
         self._effects_new: dict[str, list[Effect]] = {}
+        self._effects_stored: dict[str, list[Effect]] = {}  # read ahead: see prefetch_effects
         self._effects_gone: list[str] = []
+        p = recorder.placeholder
+        self._current = (
+            f"generation = {p} AND mission = {p} AND measure = {p} AND key = {p} "
+            "AND recorded_to IS NULL"
+        )
+
+    # --- the driver connection ------------------------------------------------------------
+
+    def _dbapi(self) -> Any:
+        assert self.conn is not None, "a book writes inside its caller's transaction"
+        return self.conn.connection.driver_connection
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        cursor = self._dbapi().cursor()
+        try:
+            return list(cursor.execute(sql, params).fetchall())
+        finally:
+            cursor.close()
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        cursor = self._dbapi().cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
 
     # --- running totals -------------------------------------------------------------------
 
@@ -65,6 +108,8 @@ class Book:
             return
         k = (mission, measure, key)
         state = self._load(k)
+        if state.floor is not None and on < state.floor:
+            self._read_back(k, state, on)
         self._touched.add(k)
         rows, dates = state.rows, state.dates
         i = bisect.bisect_left(dates, on)
@@ -79,14 +124,37 @@ class Book:
                 row.changed = row.stored
                 continue
             # The row held until ``at``; its successor holds from then on.
-            self._closed(mission, measure, key, row, at)
+            self._closed(k, row, at)
             rows[j] = _Row(row.valid_from, row.total + amount, at, stored=False)
 
-    def _closed(self, mission: str, measure: str, key: str, row: _Row, at: datetime) -> None:
-        values = {"generation": self.generation, "mission": mission, "measure": measure,
-                  "key": key, "valid_from": row.valid_from, "total": str(row.total),
-                  "recorded_from": row.recorded_from, "recorded_to": at}  # fmt: skip
-        (self._close if row.stored else self._insert).append(values)
+    def _closed(self, k: Key, row: _Row, at: datetime) -> None:
+        r = self.recorder
+        if row.stored:
+            self._close.append((str(row.total), r.instant_param(at), self.generation, *k,
+                                r.day_param(row.valid_from)))  # fmt: skip
+        else:
+            self._insert.append((self.generation, *k, r.day_param(row.valid_from),
+                                 str(row.total), r.instant_param(row.recorded_from),
+                                 r.instant_param(at)))  # fmt: skip
+
+    def _stored_rows(
+        self, k: Key, since: date | None = None, before: date | None = None
+    ) -> list[_Row]:
+        """The key's current rows; with ``since``, from the last one dated on or before it."""
+        r, p = self.recorder, self.recorder.placeholder
+        sql = f"SELECT valid_from, total, recorded_from FROM balances WHERE {self._current}"
+        params: tuple[Any, ...] = (self.generation, *k)
+        if since is not None:
+            sql += (
+                f" AND valid_from >= coalesce((SELECT max(valid_from) FROM balances "
+                f"WHERE {self._current} AND valid_from <= {p}), {p})"
+            )
+            params += (self.generation, *k, r.day_param(since), r.day_param(since))
+        if before is not None:
+            sql += f" AND valid_from < {p}"
+            params += (r.day_param(before),)
+        found = self._fetch(sql + " ORDER BY valid_from", params)
+        return [_Row(r.day(v), Decimal(t), r.instant(at), True) for v, t, at in found]
 
     def _load(self, k: Key) -> _Key:
         state = self._keys.get(k)
@@ -94,57 +162,75 @@ class Book:
             return state
         state = _Key()
         if not self.fresh:
-            assert self.conn is not None
-            mission, measure, key = k
-            found = self.conn.execute(
-                select(b.c.valid_from, b.c.total, b.c.recorded_from)
-                .where(b.c.generation == self.generation, b.c.mission == mission,
-                       b.c.measure == measure, b.c.key == key, b.c.recorded_to.is_(None))
-                .order_by(b.c.valid_from)
-            ).all()  # fmt: skip
-            state.rows = [
-                _Row(r.valid_from, Decimal(r.total), r.recorded_from, True) for r in found
-            ]
-            state.dates = [r.valid_from for r in state.rows]
-        if not state.rows and not self._key_exists(k):
+            state.rows = self._stored_rows(k)
+            state.dates = [row.valid_from for row in state.rows]
+        # balance_keys lists the keys a mission's totals split into; a sum over them is not one.
+        if k[2] != ALL and not state.rows and not self._key_exists(k):
             self._key_rows_new.append(k)
         self._keys[k] = state
         return state
 
+    def _read_back(self, k: Key, state: _Key, on: date) -> None:
+        # Rows before the floor were flushed and left alone since: the database has them right.
+        # A change on ``on`` needs the row in force then and every later one, nothing older.
+        older = self._stored_rows(k, since=on, before=state.floor)
+        state.rows[:0] = older
+        state.dates[:0] = [row.valid_from for row in older]
+        state.floor = older[0].valid_from if older else on
+
     def _key_exists(self, k: Key) -> bool:
         if self.fresh:
             return False
-        assert self.conn is not None
-        kk = balance_keys
-        mission, measure, key = k
-        return (
-            self.conn.execute(
-                select(kk.c.key).where(kk.c.generation == self.generation,
-                                       kk.c.mission == mission, kk.c.measure == measure,
-                                       kk.c.key == key)
-            ).first()
-            is not None
-        )  # fmt: skip
+        p = self.recorder.placeholder
+        sql = (
+            f"SELECT 1 FROM balance_keys WHERE generation = {p} AND mission = {p} "
+            f"AND measure = {p} AND key = {p}"
+        )
+        return bool(self._fetch(sql, (self.generation, *k)))
 
     # --- effects ----------------------------------------------------------------------------
 
     def record_effects(self, event_id: str, found: list[Effect]) -> None:
         self._effects_new[event_id] = found
 
+    def prefetch_effects(self, event_ids: set[str]) -> None:
+        """Read the stored effects of events about to be corrected or retracted, in one go."""
+        wanted = sorted(
+            i for i in event_ids
+            if i not in self._effects_new and i not in self._effects_stored
+            and i not in self._effects_gone
+        )  # fmt: skip
+        r, p = self.recorder, self.recorder.placeholder
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join([p] * len(part))
+            rows = self._fetch(
+                "SELECT event_id, mission, measure, key, valid_on, amount FROM effects "
+                f"WHERE generation = {p} AND event_id IN ({marks})",
+                (self.generation, *part),
+            )
+            for event_id in part:
+                self._effects_stored[event_id] = []
+            for event_id, mission, measure, key, on, amount in rows:
+                self._effects_stored[event_id].append(
+                    (mission, measure, key, r.day(on), Decimal(amount))
+                )
+
+    def _stored_effects(self, event_id: str) -> list[Effect]:
+        if event_id not in self._effects_stored:
+            self.prefetch_effects({event_id})
+        return self._effects_stored[event_id]
+
     def take_effects(self, event_id: str) -> list[Effect]:
         """The event's current effects, removed: they are about to be undone."""
         if event_id in self._effects_new:
             return self._effects_new.pop(event_id)
-        assert self.conn is not None
-        e = effects
-        rows = self.conn.execute(
-            select(e.c.mission, e.c.measure, e.c.key, e.c.valid_on, e.c.amount).where(
-                e.c.generation == self.generation, e.c.event_id == event_id
-            )
-        ).all()
-        if rows:
+        if event_id in self._effects_gone:
+            return []
+        found = self._stored_effects(event_id)
+        if found:
             self._effects_gone.append(event_id)
-        return [(r.mission, r.measure, r.key, r.valid_on, Decimal(r.amount)) for r in rows]
+        return found
 
     def effect_date(self, event_id: str) -> date | None:
         """The date the event's effects stand on now (a correction may move it)."""
@@ -153,72 +239,56 @@ class Book:
             return found[0][3] if found else None
         if event_id in self._effects_gone:
             return None
-        assert self.conn is not None
-        e = effects
-        return self.conn.execute(
-            select(e.c.valid_on)
-            .where(e.c.generation == self.generation, e.c.event_id == event_id)
-            .limit(1)
-        ).scalar()
+        stored = self._stored_effects(event_id)
+        return stored[0][3] if stored else None
 
     # --- writing ----------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Write every change of this chunk; afterwards memory and database agree."""
-        conn = self.conn
-        assert conn is not None
-        g = self.generation
-        same_row = and_(
-            b.c.generation == bindparam("g"), b.c.mission == bindparam("m"),
-            b.c.measure == bindparam("me"), b.c.key == bindparam("k"),
-            b.c.valid_from == bindparam("vf"), b.c.recorded_to.is_(None),
-        )  # fmt: skip
-        if self._close:
-            close = b.update().where(same_row)
-            conn.execute(
-                close.values(total=bindparam("t"), recorded_to=bindparam("rt")),
-                [{"g": v["generation"], "m": v["mission"], "me": v["measure"], "k": v["key"],
-                  "vf": v["valid_from"], "t": v["total"], "rt": v["recorded_to"]}
-                 for v in self._close],
-            )  # fmt: skip
+        g, r, p = self.generation, self.recorder, self.recorder.placeholder
+        same_row = f"{self._current} AND valid_from = {p}"
+        self._write(f"UPDATE balances SET total = {p}, recorded_to = {p} WHERE {same_row}",
+                    self._close)  # fmt: skip
         changed, current = [], []
-        for mission, measure, key in self._touched:
-            for row in self._keys[(mission, measure, key)].rows:
+        for k in self._touched:
+            state = self._keys[k]
+            for row in state.rows:
                 if row.stored and row.changed:
-                    changed.append({"g": g, "m": mission, "me": measure, "k": key,
-                                    "vf": row.valid_from, "t": str(row.total)})  # fmt: skip
+                    changed.append((str(row.total), g, *k, r.day_param(row.valid_from)))
                 elif not row.stored:
-                    current.append({"generation": g, "mission": mission, "measure": measure,
-                                    "key": key, "valid_from": row.valid_from,
-                                    "total": str(row.total), "recorded_from": row.recorded_from,
-                                    "recorded_to": None})  # fmt: skip
+                    current.append((g, *k, r.day_param(row.valid_from), str(row.total),
+                                    r.instant_param(row.recorded_from), None))  # fmt: skip
                 row.stored, row.changed = True, False
-        if changed:
-            conn.execute(b.update().where(same_row).values(total=bindparam("t")), changed)
-        if self._insert or current:
-            conn.execute(b.insert(), self._insert + current)
-        if self._key_rows_new:
-            conn.execute(
-                balance_keys.insert(),
-                [{"generation": g, "mission": m, "measure": me, "key": k}
-                 for m, me, k in self._key_rows_new],
-            )  # fmt: skip
-        e = effects
-        if self._effects_gone:
-            conn.execute(
-                e.delete().where(e.c.generation == bindparam("g"), e.c.event_id == bindparam("i")),
-                [{"g": g, "i": event_id} for event_id in self._effects_gone],
-            )
-        new_effects = [
-            {"generation": g, "event_id": event_id, "mission": m, "measure": me, "key": k,
-             "valid_on": on, "amount": str(amount)}
-            for event_id, found in self._effects_new.items()
-            for m, me, k, on, amount in found
-        ]  # fmt: skip
-        if new_effects:
-            conn.execute(e.insert(), new_effects)
+            if self.fresh and len(state.rows) > self.keep_rows:
+                del state.rows[: -self.keep_rows]
+                del state.dates[: -self.keep_rows]
+                state.floor = state.dates[0]
+        self._write(f"UPDATE balances SET total = {p} WHERE {same_row}", changed)
+        marks = ", ".join([p] * 8)
+        self._write(
+            "INSERT INTO balances (generation, mission, measure, key, valid_from, total, "
+            f"recorded_from, recorded_to) VALUES ({marks})",
+            self._insert + current,
+        )
+        self._write(
+            "INSERT INTO balance_keys (generation, mission, measure, key) "
+            f"VALUES ({p}, {p}, {p}, {p})",
+            [(g, *k) for k in self._key_rows_new],
+        )
+        self._write(
+            f"DELETE FROM effects WHERE generation = {p} AND event_id = {p}",
+            [(g, event_id) for event_id in self._effects_gone],
+        )
+        self._write(
+            "INSERT INTO effects (generation, event_id, measure, mission, key, valid_on, amount) "
+            f"VALUES ({', '.join([p] * 7)})",
+            [(g, event_id, measure, mission, key, r.day_param(on), str(amount))
+             for event_id, found in self._effects_new.items()
+             for mission, measure, key, on, amount in found],
+        )  # fmt: skip
         self._close, self._insert, self._key_rows_new = [], [], []
         self._touched = set()
-        self._effects_new, self._effects_gone = {}, []
+        self._effects_new, self._effects_stored, self._effects_gone = {}, {}, []
         if not self.fresh:
             self._keys = {}  # another process may write between chunks: read again next time

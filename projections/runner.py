@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 
 from events.envelope import RecordedEvent
 from events.store import EventStore
-from projections.apply import apply
+from projections.apply import AMENDMENTS, apply
 from projections.book import Book
 from projections.schema import balance_keys, balances, effects, mission_facts, projection_state
 
@@ -34,8 +34,12 @@ Progress = Callable[[int, int], None]
 class Projector:
     """Applies stored events to the read models and answers queries from a consistent state."""
 
-    def __init__(self, store: EventStore, *, chunk: int = 200, rebuild_chunk: int = 2000) -> None:
+    def __init__(
+        self, store: EventStore, *, chunk: int = 200, rebuild_chunk: int = 2000,
+        keep_rows: int | None = None,
+    ) -> None:  # fmt: skip
         self.store = store
+        self.keep_rows = keep_rows  # per total, between a rebuild's chunks (Book.keep_rows)
         self.engine = store.engine
         # Catching up holds the read models' lock (on SQLite, the database's one writer slot)
         # per chunk, so its chunks are small; a rebuild writes a generation no one reads yet.
@@ -71,8 +75,16 @@ class Projector:
             s.update().where(s.c.name == STATE).values(generation=generation, position=position)
         )
 
-    def _lookup(self, event_id: str) -> RecordedEvent:
-        return self.store.get(event_id)
+    def _apply_all(self, book: Book, events: list[RecordedEvent]) -> None:
+        """Apply a chunk; the events its amendments name, and their effects, read in one go."""
+        named = {e.data["event_id"] for e in events if e.type in AMENDMENTS}
+        if named:
+            found = self.store.get_many(named)
+            book.prefetch_effects(named)
+        else:
+            found = {}
+        for event in events:
+            apply(book, event, found.__getitem__)
 
     # --- keeping current ------------------------------------------------------------------
 
@@ -87,10 +99,9 @@ class Projector:
                 with self._writing() as conn:
                     generation, position = self._state(conn)
                     page = self.store.read(after=position, limit=self.chunk)
-                    book = Book(generation)
+                    book = Book(generation, self.store.recorder)
                     book.conn = conn
-                    for event in page.events:
-                        apply(book, event, self._lookup)
+                    self._apply_all(book, page.events)
                     book.flush()
                     if page.events:
                         position = page.events[-1].position
@@ -119,15 +130,15 @@ class Projector:
 
         Readers keep answering from the current generation until the new one has caught up
         with the head; the swap is one transaction. Events are read and applied a chunk at a
-        time; what stays in memory is the new generation's current totals, which grow with the
-        number of (key, date) pairs, not with the number of events.
+        time; what stays in memory is each total's newest rows (see :class:`Book`), bounded by
+        the number of totals, not by the number of events.
         """
         with self._writing() as conn:
             current, _ = self._state(conn)
             new = current + 1
             self._drop(conn, new)  # the leftovers of a rebuild that was interrupted
         position = 0
-        book = Book(new, fresh=True)  # the new generation's totals stay in memory throughout
+        book = Book(new, self.store.recorder, fresh=True, keep_rows=self.keep_rows)
         head = self.store.head()
         total = head[0] if head else 0
         while True:
@@ -136,8 +147,7 @@ class Projector:
                 break
             with self._writing() as conn:
                 book.conn = conn
-                for event in page.events:
-                    apply(book, event, self._lookup)
+                self._apply_all(book, page.events)
                 book.flush()
             position = page.events[-1].position
             if progress:
@@ -147,8 +157,7 @@ class Projector:
             book.conn = conn
             while True:
                 page = self.store.read(after=position, limit=self.rebuild_chunk)
-                for event in page.events:
-                    apply(book, event, self._lookup)
+                self._apply_all(book, page.events)
                 book.flush()
                 if page.events:
                     position = page.events[-1].position

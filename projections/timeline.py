@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import bisect
 from calendar import monthrange
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Connection
@@ -15,7 +13,7 @@ from projections.known import stamp, usd
 
 Interval = Literal["day", "week", "month"]
 MAX_POINTS = 1000
-MEASURES = ("deployed", "pledged", "pledged_usd", "deposited_usd")
+MEASURES = ("deployed", "pledged", "pledged_usd", "deposited_usd")  # all in apply.SUMMED
 
 
 def steps(start: date, end: date, interval: Interval) -> list[date]:
@@ -38,12 +36,6 @@ def steps(start: date, end: date, interval: Interval) -> list[date]:
     return found
 
 
-def value_on(points: list[tuple[date, Decimal]], day: date) -> Decimal:
-    """A step function's value on ``day`` (0 before its first step)."""
-    index = bisect.bisect_right([p[0] for p in points], day)
-    return points[index - 1][1] if index else Decimal(0)
-
-
 def as_of(
     conn: Connection,
     generation: int,
@@ -53,19 +45,18 @@ def as_of(
     interval: Interval,
     known_at: datetime,
 ) -> dict[str, Any]:
-    series = balances.series(conn, generation, mission, MEASURES, end, known_at)
-    points = []
-    for day in steps(start, end, interval):
-        sums = dict.fromkeys(MEASURES, Decimal(0))
-        for (measure, _), steps_of_key in series.items():
-            sums[measure] += value_on(steps_of_key, day)
-        points.append({
+    days = steps(start, end, interval)
+    sums = {m: balances.sums_on(conn, generation, mission, m, days, known_at) for m in MEASURES}
+    points = [
+        {
             "date": day.isoformat(),
-            "deployed": int(sums["deployed"]),
-            "pledged": int(sums["pledged"]),
-            "pledged_usd": usd(sums["pledged_usd"]),
-            "deposited_usd": usd(sums["deposited_usd"]),
-        })  # fmt: skip
+            "deployed": int(sums["deployed"][i]),
+            "pledged": int(sums["pledged"][i]),
+            "pledged_usd": usd(sums["pledged_usd"][i]),
+            "deposited_usd": usd(sums["deposited_usd"][i]),
+        }
+        for i, day in enumerate(days)
+    ]
     return {
         "mission": mission,
         "from": start.isoformat(),

@@ -180,7 +180,11 @@ class Recorder:
             pooled.close()
 
     def select_events(
-        self, where: str = "", params: Sequence[Any] = (), *, order: str = "position",
+        self,
+        where: str = "",
+        params: Sequence[Any] = (),
+        *,
+        order: str = "position",
         limit: int | None = None,
     ) -> list[RecordedEvent]:
         """Events matching a SQL condition (placeholders :attr:`placeholder`), in ``order``."""

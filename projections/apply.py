@@ -65,7 +65,9 @@ def apply(book: Book, event: RecordedEvent, lookup: Lookup) -> None:
         if event.type == "EventCorrected":
             on = event.data.get("occurred_on")
             occurred_on = date.fromisoformat(on) if on else current_on
-            _do(book, named, event.data["data"], occurred_on, at, event.version)
+            # A corrected fact keeps its place among facts of one date (its own version), as
+            # the store's rules see it: a correction fixes a report, it does not re-issue it.
+            _do(book, named, event.data["data"], occurred_on, at, named.version)
         return
     _do(book, event, event.data, event.occurred_on, at, event.version)
 

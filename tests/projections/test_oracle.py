@@ -215,3 +215,20 @@ def test_read_models_equal_a_naive_fold(
 
 def test_charted_measures_are_summed() -> None:
     assert set(timeline.MEASURES) <= SUMMED
+
+
+def test_a_corrected_budget_keeps_its_place_among_budgets_of_its_date(store: EventStore) -> None:
+    # Found by the oracle: the read model once ordered a corrected fact by its correction.
+    append(store, registered(mission="budgets"))
+    period = {"period_start": "2024-01-01", "period_end": "2024-12-31"}
+    first = append(store, body("BudgetRequirementSet", "2024-01-01",
+                               {"amount_usd": "100", **period}, mission="budgets"))[0]  # fmt: skip
+    append(store, body("BudgetRequirementSet", "2024-01-01",
+                       {"amount_usd": "200", **period}, mission="budgets"))  # fmt: skip
+    append(store, body("EventCorrected", "2024-02-01",
+                       {"event_id": first.id, "data": {"amount_usd": "150", **period},
+                        "reason": "typo"}, mission="budgets"))  # fmt: skip
+    projector = Projector(store)
+    day = date(2024, 6, 1)
+    known = projector.query(lambda conn, g: mandate.facts(conn, g, "budgets", store.clock()))
+    assert funding.requirement(known, day) == Decimal(200)

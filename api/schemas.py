@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -60,3 +60,37 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "notes": event.notes,
         "hash": event.hash,
     }
+
+
+class DeliveryPublic(BaseModel):
+    """How sending one flag to one webhook went."""
+
+    url: str = Field(
+        examples=["https://alerts.example.org/sitrep"],
+        description="the webhook URL without user info or query, which may hold a token",
+    )
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None = Field(examples=["HTTP 503"])
+    delivered_at: str | None = Field(examples=["2024-07-04T06:00:01.532108Z"])
+    next_attempt_at: str | None = Field(description="when a pending delivery is tried next")
+
+
+class AlertPublic(BaseModel):
+    """A flagged deadline (a `DeadlineFlagged` event) with its webhook deliveries."""
+
+    id: str = Field(description="the flag's event id, also the webhooks' `webhook-id`")
+    mission: str = Field(examples=["mss-haiti"])
+    deadline: Literal["mandate_expiry", "review_due"]
+    due_on: date
+    days_remaining: int = Field(examples=[30])
+    threshold_days: int = Field(examples=[30], description="0 once the due date has passed")
+    resolution: str | None = Field(examples=["S/RES/2699 (2023)"])
+    review_id: str | None = None
+    occurred_on: date = Field(description="the day of the check that raised the flag")
+    recorded_at: str = Field(examples=["2024-07-04T06:00:00.104223Z"])
+    deliveries: list[DeliveryPublic]
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertPublic]

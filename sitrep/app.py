@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import alerts as alerts_api
 from api import errors, openapi
 from api import events as events_api
 from api import missions as missions_api
@@ -23,6 +24,7 @@ from api.deps import ApiConfig
 from events.store import Clock, EventStore, utcnow
 from projections.runner import Projector
 from sitrep.database import open_store
+from sitrep.scheduler import AlertScheduler
 from sitrep.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,11 @@ TAGS = [
         "name": "missions",
         "description": "Read models: strength, funding, mandate, timeline, "
         "as of any date and as known at any instant.",
+    },
+    {
+        "name": "alerts",
+        "description": "Mandate-renewal and review deadlines flagged by the scheduler, "
+        "with the delivery state of their webhooks.",
     },
     {"name": "service", "description": "Health and readiness; no token needed."},
 ]
@@ -74,17 +81,30 @@ class RequestIdMiddleware:
 def create_app(
     settings: Settings, *, clock: Clock = utcnow, store: EventStore | None = None
 ) -> FastAPI:
-    """The HTTP API over the store these settings name (migrated on first use)."""
+    """The HTTP API over the store these settings name (migrated on first use).
+
+    With ``settings.scheduler_enabled`` the lifespan also runs the deadline scheduler.
+    """
     store = store or open_store(settings, clock=clock)
+    projector = Projector(store)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Everything built at start-up lives as long as the process: keep it out of the
         # collector's full passes, which otherwise stall requests as the heap grows.
         gc.freeze()
-        yield
-        store.recorder.close()
-        store.engine.dispose()
+        scheduler = None
+        if settings.scheduler_enabled:
+            scheduler = AlertScheduler(store, projector, settings, clock=clock)
+            scheduler.start()
+        app.state.alert_scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+            store.recorder.close()
+            store.engine.dispose()
 
     app = FastAPI(
         title="sitrep",
@@ -95,7 +115,7 @@ def create_app(
     )
     app.state.store = store
     app.state.clock = clock
-    app.state.projector = Projector(store)
+    app.state.projector = projector
     app.state.api_config = ApiConfig(public_reads=settings.public_reads)
     app.state.authenticator = Authenticator(store.engine)
     errors.install(app)
@@ -111,6 +131,7 @@ def create_app(
     routers = [
         events_api.create_router(),
         missions_api.create_router(),
+        alerts_api.create_router(),
         service_api.create_router(),
     ]
     for router in routers:

@@ -18,7 +18,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -51,6 +51,10 @@ app = typer.Typer(
 )
 token_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
 app.add_typer(token_app, name="token")
+deadlines_app = typer.Typer(
+    no_args_is_help=True, help="Mandate-renewal and review deadline alerts."
+)
+app.add_typer(deadlines_app, name="deadlines")
 
 STDIO = "-"
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -86,6 +90,8 @@ def _configure_logging(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         handlers=[_StderrHandler()],
     )
+    # APScheduler logs every run of every job at INFO: every few seconds for webhook delivery.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.callback()
@@ -233,7 +239,7 @@ def serve_command(
         int, typer.Option("--workers", min=1, max=64, help="Worker processes (uvicorn).")
     ] = 1,
 ) -> None:
-    """Serve the HTTP API (the deadline scheduler joins it with the alerts work)."""
+    """Serve the HTTP API, with the deadline scheduler unless SITREP_SCHEDULER_ENABLED=false."""
     import uvicorn  # only serving needs it; other commands start faster without
 
     with _reported():
@@ -546,3 +552,75 @@ def _expected_head(value: str | None) -> str | None:
             "must be a SHA-256 hash: 64 hexadecimal digits", param_hint="--head"
         )
     return value
+
+
+@deadlines_app.command("check")
+def deadlines_check(
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today", metavar="YYYY-MM-DD", help="The day to check as; default today (UTC)."
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            max=3600,
+            help="Seconds at most to spend delivering webhooks before exiting.",
+        ),
+    ] = 30.0,
+) -> None:
+    """One scheduler pass (for cron): flag the deadlines due, print each flag, deliver them."""
+    from projections.runner import Projector
+    from sitrep.deadlines import check_deadlines
+    from sitrep.webhooks import Dispatcher
+
+    day = _day(today)
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _store(settings) as store:
+            flags = check_deadlines(
+                store, Projector(store), day or store.clock().date(), settings.alert_thresholds
+            )
+            for flag in flags:
+                typer.echo(_flag_line(flag.mission, flag.data, flag.id))
+            dispatcher = Dispatcher.from_settings(store, settings)
+            if dispatcher is None:
+                delivery = "no webhooks configured"
+            else:
+                try:
+                    attempts = dispatcher.drain(wait)
+                    pending = dispatcher.pending()
+                finally:
+                    dispatcher.close()
+                delivered = sum(1 for a in attempts if a.state == "delivered")
+                failed = sum(1 for a in attempts if a.state == "failed")
+                delivery = f"{_plural(delivered, 'webhook')} delivered"
+                if pending:
+                    delivery += f", {pending} pending (retried by the next run or sitrep serve)"
+                if failed:
+                    delivery += f", {failed} failed for good"
+    typer.echo(f"{_plural(len(flags), 'new flag')}; {delivery}", err=True)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise typer.BadParameter("must be a date as YYYY-MM-DD", param_hint="--today")
+
+
+def _flag_line(mission: str, data: dict[str, Any], event_id: str) -> str:
+    ref = data.get("resolution") or data.get("review_id")
+    days = data["days_remaining"]
+    when = f"{_plural(days, 'day')} remaining" if days >= 0 else f"{_plural(-days, 'day')} overdue"
+    return (
+        f"flagged {mission} {data['deadline']} {ref} due {data['due_on']}: {when} "
+        f"(threshold {data['threshold_days']}) [{event_id}]"
+    )

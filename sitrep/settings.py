@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codes import DEFAULT_DONOR_ORGANISATIONS
@@ -19,7 +22,10 @@ def _split(value: Any) -> Any:
 class Settings(BaseSettings):
     """Everything an operator can set. Constructed in ``sitrep`` and passed down."""
 
-    model_config = SettingsConfigDict(env_prefix="SITREP_", env_file=".env", extra="ignore")
+    # Inputs are kept out of error messages: the database URL and webhook secret are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="SITREP_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./sitrep.db"
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
@@ -28,7 +34,8 @@ class Settings(BaseSettings):
     alert_interval_seconds: int = Field(default=3600, ge=1)
     scheduler_enabled: bool = True
     webhook_urls: Annotated[list[str], NoDecode] = []
-    webhook_secret: SecretStr | None = None
+    # Validated even when unset: webhooks configured without a secret fail at start-up.
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     public_reads: bool = False
     cors_origins: Annotated[list[str], NoDecode] = []
     donor_organisations: Annotated[list[str], NoDecode] = list(DEFAULT_DONOR_ORGANISATIONS)
@@ -47,3 +54,32 @@ class Settings(BaseSettings):
         if any(days <= 0 for days in value):
             raise ValueError("alert thresholds are positive numbers of days")
         return sorted(set(value), reverse=True)
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for number, url in enumerate(value, start=1):
+            # The URL itself is not echoed: receivers often carry a token in it.
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+                raise ValueError(f"entry {number} is not an http:// or https:// URL")
+        return list(dict.fromkeys(value))
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None:
+            if info.data.get("webhook_urls"):
+                raise ValueError("webhooks are signed: set it to a whsec_... secret")
+            return None
+        text = value.get_secret_value()
+        encoded = text.removeprefix("whsec_")
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not text.startswith("whsec_") or not key:
+            raise ValueError("must be whsec_ followed by the base64 of the signing key")
+        return value

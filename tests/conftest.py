@@ -92,6 +92,9 @@ def clock() -> Clock:
 
 
 def make_settings(url: str, **overrides: Any) -> Settings:
+    # An app built with the scheduler on starts background jobs in its lifespan; tests that
+    # want them say so.
+    overrides.setdefault("scheduler_enabled", False)
     return Settings(_env_file=None, database_url=url, **overrides)  # type: ignore[call-arg]
 
 

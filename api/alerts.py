@@ -1,0 +1,43 @@
+"""Flagged deadlines and their webhook delivery state (CONTRACT §4 ``GET /v1/alerts``, §7)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Response
+
+from api.deps import ReaderDep, StoreDep
+from api.openapi import problems
+from api.schemas import AlertList
+from events.errors import MissionNotFound
+from events.fields import MISSION_PATTERN
+from projections import alerts
+
+READ_PROBLEMS = problems(401, 404, 422, 503)
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["alerts"])
+
+    @router.get(
+        "/alerts",
+        summary="Flagged deadlines with their webhook delivery state",
+        response_model=AlertList,
+        responses=READ_PROBLEMS,
+    )
+    def list_alerts(
+        store: StoreDep,
+        _: ReaderDep,
+        mission: Annotated[
+            str | None, Query(pattern=MISSION_PATTERN, description="only this mission's flags")
+        ] = None,
+    ) -> Response:
+        """Every standing flag in recorded order; `deliveries` has one entry per webhook URL
+        (empty until the dispatcher has queued the flag, or when no webhook is configured)."""
+        if mission is not None and not store.is_registered(mission):
+            raise MissionNotFound(mission)
+        body = {"alerts": alerts.listing(store, mission)}
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    return router

@@ -1,11 +1,14 @@
 """Bitemporal running totals, read at (as_of D, known_at T).
 
-A total row says "from ``valid_from`` on, the sum is ``total``", and it holds for readers who
-ask about instants in ``[recorded_from, recorded_to)``. Adding a delta on date D at instant T
-(:class:`projections.book.Book`) closes every current row of that key dated D or later at T and
-opens its successor with the delta added; a key's rows before D are untouched. A reading at
-(D, T) is one index seek per key, so its cost depends on the number of keys a mission has, not
-on the number of events.
+A total row says "from ``valid_from`` on, the sum is ``total``", as recorded at
+``recorded_from``; it holds for readers asking about instants from then until the next version
+of the same key and date is recorded. Adding a delta on date D at instant T
+(:class:`projections.book.Book`) records a new version of every row of that key dated D or
+later; a key's rows before D are untouched, and no stored row is ever changed by a later
+instant. Every date, once it has a row, has one in every later version, so the answer at
+(D, T) is the first row in (valid_from, recorded_from) descending order with
+``valid_from <= D`` and ``recorded_from <= T``: one seek into the primary key per key, whose
+cost depends on the number of keys a mission has, not on the number of events.
 """
 
 from __future__ import annotations
@@ -15,17 +18,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from events.schema import UTCDateTime
 from projections.book import ALL
 from projections.schema import balance_keys, balances
 
 b = balances
-
-
-def _known_at(at: datetime) -> ColumnElement[bool]:
-    return and_(b.c.recorded_from <= at, or_(b.c.recorded_to.is_(None), b.c.recorded_to > at))
 
 
 def totals(
@@ -43,9 +42,9 @@ def totals(
         .where(
             b.c.generation == k.c.generation, b.c.mission == k.c.mission,
             b.c.measure == k.c.measure, b.c.key == k.c.key, b.c.valid_from <= as_of,
-            _known_at(known_at),
+            b.c.recorded_from <= known_at,
         )
-        .order_by(b.c.valid_from.desc())
+        .order_by(b.c.valid_from.desc(), b.c.recorded_from.desc())
         .limit(1)
         .scalar_subquery()
     )  # fmt: skip
@@ -75,7 +74,7 @@ def sums_on(
     latest = (
         "SELECT total FROM balances WHERE generation = :g AND mission = :m AND measure = :me "
         "AND key = :all AND valid_from <= d.day AND recorded_from <= :t "
-        "AND (recorded_to IS NULL OR recorded_to > :t) ORDER BY valid_from DESC LIMIT 1"
+        "ORDER BY valid_from DESC, recorded_from DESC LIMIT 1"
     )
     if conn.dialect.name == "postgresql":
         source, asked = "unnest(CAST(:days AS date[])) WITH ORDINALITY AS d(day, n)", days

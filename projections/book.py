@@ -44,6 +44,7 @@ class _Key:
     rows: list[_Row] = field(default_factory=list)
     dates: list[date] = field(default_factory=list)  # rows' valid_from, for bisect
     floor: date | None = None  # rows dated before this are in the database only
+    read: bool = True  # False: nothing read yet, every stored row is in the database only
 
 
 class Book:
@@ -65,16 +66,12 @@ class Book:
         self._keys: dict[Key, _Key] = {}
         self._touched: set[Key] = set()  # keys changed since the last flush
         self._key_rows_new: list[Key] = []
-        self._close: list[tuple[Any, ...]] = []
-        self._insert: list[tuple[Any, ...]] = []
+        self._insert: list[tuple[Any, ...]] = []  # versions superseded before they were stored
         self._effects_new: dict[str, list[Effect]] = {}
         self._effects_stored: dict[str, list[Effect]] = {}  # read ahead: see prefetch_effects
         self._effects_gone: list[str] = []
         p = recorder.placeholder
-        self._current = (
-            f"generation = {p} AND mission = {p} AND measure = {p} AND key = {p} "
-            "AND recorded_to IS NULL"
-        )
+        self._of_key = f"generation = {p} AND mission = {p} AND measure = {p} AND key = {p}"
 
     # --- the driver connection ------------------------------------------------------------
 
@@ -108,7 +105,7 @@ class Book:
             return
         k = (mission, measure, key)
         state = self._load(k)
-        if state.floor is not None and on < state.floor:
+        if not state.read or (state.floor is not None and on < state.floor):
             self._read_back(k, state, on)
         self._touched.add(k)
         rows, dates = state.rows, state.dates
@@ -123,49 +120,47 @@ class Book:
                 row.total += amount
                 row.changed = row.stored
                 continue
-            # The row held until ``at``; its successor holds from then on.
-            self._closed(k, row, at)
+            # The row held until ``at``; a new version holds from then on. A stored version
+            # stays as it is: the next version's recorded_from is where it ends.
+            if not row.stored:
+                self._insert.append(self._values(k, row))
             rows[j] = _Row(row.valid_from, row.total + amount, at, stored=False)
 
-    def _closed(self, k: Key, row: _Row, at: datetime) -> None:
+    def _values(self, k: Key, row: _Row) -> tuple[Any, ...]:
         r = self.recorder
-        if row.stored:
-            self._close.append((str(row.total), r.instant_param(at), self.generation, *k,
-                                r.day_param(row.valid_from)))  # fmt: skip
-        else:
-            self._insert.append((self.generation, *k, r.day_param(row.valid_from),
-                                 str(row.total), r.instant_param(row.recorded_from),
-                                 r.instant_param(at)))  # fmt: skip
+        return (self.generation, *k, r.day_param(row.valid_from), str(row.total),
+                r.instant_param(row.recorded_from))  # fmt: skip
 
-    def _stored_rows(
-        self, k: Key, since: date | None = None, before: date | None = None
-    ) -> list[_Row]:
-        """The key's current rows; with ``since``, from the last one dated on or before it."""
+    def _stored_rows(self, k: Key, since: date, before: date | None) -> list[_Row]:
+        """The key's current versions before ``before``, from the one in force on ``since``."""
         r, p = self.recorder, self.recorder.placeholder
-        sql = f"SELECT valid_from, total, recorded_from FROM balances WHERE {self._current}"
         params: tuple[Any, ...] = (self.generation, *k)
-        if since is not None:
-            sql += (
-                f" AND valid_from >= coalesce((SELECT max(valid_from) FROM balances "
-                f"WHERE {self._current} AND valid_from <= {p}), {p})"
-            )
-            params += (self.generation, *k, r.day_param(since), r.day_param(since))
+        if self.recorder.name == "postgresql":
+            sql = "SELECT DISTINCT ON (valid_from) valid_from, total, recorded_from"
+            order = " ORDER BY valid_from, recorded_from DESC"
+        else:
+            # SQLite takes a bare column from the row that max() picked (documented, SELECT).
+            sql = "SELECT valid_from, total, max(recorded_from)"
+            order = " GROUP BY valid_from ORDER BY valid_from"
+        sql += (
+            f" FROM balances WHERE {self._of_key} AND valid_from >= coalesce((SELECT "
+            f"max(valid_from) FROM balances WHERE {self._of_key} AND valid_from <= {p}), {p})"
+        )
+        params += (self.generation, *k, r.day_param(since), r.day_param(since))
         if before is not None:
             sql += f" AND valid_from < {p}"
             params += (r.day_param(before),)
-        found = self._fetch(sql + " ORDER BY valid_from", params)
+        found = self._fetch(sql + order, params)
         return [_Row(r.day(v), Decimal(t), r.instant(at), True) for v, t, at in found]
 
     def _load(self, k: Key) -> _Key:
         state = self._keys.get(k)
         if state is not None:
             return state
-        state = _Key()
-        if not self.fresh:
-            state.rows = self._stored_rows(k)
-            state.dates = [row.valid_from for row in state.rows]
+        # Catching up reads a total's rows lazily, from the date a change needs (_read_back).
+        state = _Key(read=self.fresh)
         # balance_keys lists the keys a mission's totals split into; a sum over them is not one.
-        if k[2] != ALL and not state.rows and not self._key_exists(k):
+        if k[2] != ALL and not self._key_exists(k):
             self._key_rows_new.append(k)
         self._keys[k] = state
         return state
@@ -173,10 +168,11 @@ class Book:
     def _read_back(self, k: Key, state: _Key, on: date) -> None:
         # Rows before the floor were flushed and left alone since: the database has them right.
         # A change on ``on`` needs the row in force then and every later one, nothing older.
-        older = self._stored_rows(k, since=on, before=state.floor)
+        older = self._stored_rows(k, since=on, before=state.floor if state.read else None)
         state.rows[:0] = older
         state.dates[:0] = [row.valid_from for row in older]
         state.floor = older[0].valid_from if older else on
+        state.read = True
 
     def _key_exists(self, k: Key) -> bool:
         if self.fresh:
@@ -247,28 +243,26 @@ class Book:
     def flush(self) -> None:
         """Write every change of this chunk; afterwards memory and database agree."""
         g, r, p = self.generation, self.recorder, self.recorder.placeholder
-        same_row = f"{self._current} AND valid_from = {p}"
-        self._write(f"UPDATE balances SET total = {p}, recorded_to = {p} WHERE {same_row}",
-                    self._close)  # fmt: skip
+        same_row = f"{self._of_key} AND valid_from = {p} AND recorded_from = {p}"
         changed, current = [], []
         for k in self._touched:
             state = self._keys[k]
             for row in state.rows:
                 if row.stored and row.changed:
-                    changed.append((str(row.total), g, *k, r.day_param(row.valid_from)))
+                    changed.append((str(row.total), g, *k, r.day_param(row.valid_from),
+                                    r.instant_param(row.recorded_from)))  # fmt: skip
                 elif not row.stored:
-                    current.append((g, *k, r.day_param(row.valid_from), str(row.total),
-                                    r.instant_param(row.recorded_from), None))  # fmt: skip
+                    current.append(self._values(k, row))
                 row.stored, row.changed = True, False
             if self.fresh and len(state.rows) > self.keep_rows:
                 del state.rows[: -self.keep_rows]
                 del state.dates[: -self.keep_rows]
                 state.floor = state.dates[0]
         self._write(f"UPDATE balances SET total = {p} WHERE {same_row}", changed)
-        marks = ", ".join([p] * 8)
+        marks = ", ".join([p] * 7)
         self._write(
             "INSERT INTO balances (generation, mission, measure, key, valid_from, total, "
-            f"recorded_from, recorded_to) VALUES ({marks})",
+            f"recorded_from) VALUES ({marks})",
             self._insert + current,
         )
         self._write(
@@ -287,7 +281,7 @@ class Book:
              for event_id, found in self._effects_new.items()
              for mission, measure, key, on, amount in found],
         )  # fmt: skip
-        self._close, self._insert, self._key_rows_new = [], [], []
+        self._insert, self._key_rows_new = [], []
         self._touched = set()
         self._effects_new, self._effects_stored, self._effects_gone = {}, {}, []
         if not self.fresh:

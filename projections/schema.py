@@ -21,20 +21,21 @@ projection_state = Table(
 )
 
 #: Running totals, bitemporal: ``total`` is the sum of a measure for one key (e.g. deployed
-#: police of KEN) on ``valid_from`` and every later date up to the next row, as recorded from
-#: ``recorded_from`` until ``recorded_to`` (open while current). Amounts are decimal text.
+#: police of KEN) on ``valid_from`` and every later date up to the next row, as recorded at
+#: ``recorded_from`` and until the next version of the same row (see projections.balances).
+#: Amounts are decimal text. Rows are only ever inserted (an update in place happens only
+#: within the instant a version was recorded).
 balances = Table(
     "balances",
     metadata,
-    Column("generation", Integer, nullable=False),
-    Column("mission", String(32), nullable=False),
-    Column("measure", String(24), nullable=False),
-    Column("key", String(40), nullable=False),
-    Column("valid_from", Date, nullable=False),
+    Column("generation", Integer, primary_key=True),
+    Column("mission", String(32), primary_key=True),
+    Column("measure", String(24), primary_key=True),
+    Column("key", String(40), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
+    Column("recorded_from", UTCDateTime, primary_key=True),
     Column("total", Text, nullable=False),
-    Column("recorded_from", UTCDateTime, nullable=False),
-    Column("recorded_to", UTCDateTime, nullable=True),
-    Index("ix_balances_lookup", "generation", "mission", "measure", "key", "valid_from"),
+    sqlite_with_rowid=False,  # clustered on the key: a total's versions sit side by side
 )
 
 #: The keys a mission has totals for, so a query seeks each key instead of scanning rows.
@@ -58,6 +59,7 @@ effects = Table(
     Column("key", String(40), nullable=False),
     Column("valid_on", Date, nullable=False),
     Column("amount", Text, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 #: Mission-stream facts (registration, mandate, reviews, budget) as they stood over time.

@@ -35,14 +35,16 @@ class Projector:
     """Applies stored events to the read models and answers queries from a consistent state."""
 
     def __init__(
-        self, store: EventStore, *, chunk: int = 200, rebuild_chunk: int = 2000,
+        self, store: EventStore, *, chunk: int = 200, rebuild_chunk: int = 10_000,
         keep_rows: int | None = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.keep_rows = keep_rows  # per total, between a rebuild's chunks (Book.keep_rows)
         self.engine = store.engine
         # Catching up holds the read models' lock (on SQLite, the database's one writer slot)
-        # per chunk, so its chunks are small; a rebuild writes a generation no one reads yet.
+        # per chunk, so its chunks are small; a rebuild writes a generation no one reads yet,
+        # in large chunks (each commit costs SQLite a WAL checkpoint: 2,000 -> 10,000 events a
+        # chunk took a 1M rebuild from 7.2k to 9.6k events/s, for 40 MB more memory).
         self.chunk = chunk
         self.rebuild_chunk = rebuild_chunk
         self._applied = -1

@@ -27,9 +27,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench.append --quick
 
 demo: $(STAMP)
-	@if $(BIN)/sitrep demo --help >/dev/null 2>&1; then $(BIN)/sitrep demo; \
-	else echo "make demo: the bundled MSS Haiti demo arrives with the dashboard work (issue 6)." \
-	     "Until then: make test, and the store's CLI ($(BIN)/sitrep --help)."; fi
+	$(BIN)/sitrep demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

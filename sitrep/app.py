@@ -15,10 +15,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import alerts as alerts_api
+from api import dashboard as dashboard_api
 from api import errors, openapi
 from api import events as events_api
+from api import exports as exports_api
 from api import missions as missions_api
 from api import service as service_api
+from api import stream as stream_api
 from api.auth import Authenticator
 from api.deps import ApiConfig
 from events.store import Clock, EventStore, utcnow
@@ -124,15 +127,26 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "ETag", "Idempotency-Replayed"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",
+                "If-None-Match",
+            ],
+            expose_headers=["X-Request-ID", "ETag", "Idempotency-Replayed", "Content-Disposition"],
         )
     app.add_middleware(RequestIdMiddleware)
     routers = [
+        # Before the events router, whose /v1/events/{event_id} would take /v1/events/stream.
+        stream_api.create_router(),
         events_api.create_router(),
         missions_api.create_router(),
+        exports_api.create_router(),
         alerts_api.create_router(),
         service_api.create_router(),
+        dashboard_api.create_router(),
     ]
     for router in routers:
         app.include_router(router)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Engine, MetaData, String, Table, select
+from sqlalchemy import JSON, Column, Engine, MetaData, String, Table, select, update
 
 from events.catalogue import Role
 from events.schema import UTCDateTime
@@ -80,3 +80,35 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     if not hmac.compare_digest(row.token_hash, _digest(token)):
         return None
     return Principal(row.id, row.name, Role(row.role), frozenset(row.scope))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What an operator may see of a token: never the token or its hash."""
+
+    token_id: str
+    name: str
+    role: str
+    scope: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_tokens(engine: Engine) -> list[TokenInfo]:
+    """Every token, oldest first."""
+    t = tokens
+    query = select(t.c.id, t.c.name, t.c.role, t.c.scope, t.c.created_at, t.c.revoked_at)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(t.c.created_at, t.c.id)).all()
+    return [TokenInfo(*row) for row in rows]
+
+
+def revoke_token(engine: Engine, token_id: str, *, now: datetime) -> bool:
+    """Mark a token revoked from ``now``; False if no such token or it was already revoked."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(tokens)
+            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    return done.rowcount == 1

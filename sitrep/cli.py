@@ -49,7 +49,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Event-sourced situation reporting for multinational security missions.",
 )
-token_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
+token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
 app.add_typer(token_app, name="token")
 deadlines_app = typer.Typer(
     no_args_is_help=True, help="Mandate-renewal and review deadline alerts."
@@ -437,6 +437,35 @@ def token_create(
         "copy it now)"
     )
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (id, role, name, scope, created, revoked); never the tokens themselves."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _migrated_engine(settings) as engine:
+            found = tokens.list_tokens(engine)
+    for info in found:
+        revoked = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
+        typer.echo(
+            f"{info.token_id}  {info.role:<8} {info.name}  scope {','.join(info.scope) or '-'}  "
+            f"created {info.created_at.isoformat()}  {revoked}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (see `sitrep token list`).")],
+) -> None:
+    """Revoke a token: refused from now on (a running server notices within 30 seconds)."""
+    with _reported():
+        settings = _settings()
+        with _reported(settings), _migrated_engine(settings) as engine:
+            if not tokens.revoke_token(engine, token_id, now=datetime.now(UTC)):
+                raise Failure(f"no active token with id {token_id!r} (see `sitrep token list`)")
+    log.info("revoked token %s", token_id)
+    typer.echo(f"revoked token {token_id}")
 
 
 def _scope(text: str, role: Role, settings: Settings) -> list[str]:

@@ -520,3 +520,30 @@ def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path, args: list[str]
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert result.stdout == ""
+
+
+def test_token_list_and_revoke(database_url: str) -> None:
+    created = sitrep(database_url, "token", "create", "--role", "reader", "--name", "desk")
+    assert created.exit_code == 0, created.output
+    token = created.stdout.splitlines()[-1]
+    token_id = token.split("_")[1]
+
+    listed = sitrep(database_url, "token", "list")
+    assert listed.exit_code == 0, listed.output
+    assert token_id in listed.stdout and "desk" in listed.stdout and "active" in listed.stdout
+    assert token.split("_", 2)[2] not in listed.stdout
+
+    revoked = sitrep(database_url, "token", "revoke", token_id)
+    assert revoked.exit_code == 0, revoked.output
+    engine = make_engine(make_settings(database_url))
+    try:
+        assert authenticate(engine, token) is None
+    finally:
+        engine.dispose()
+    assert "revoked" in sitrep(database_url, "token", "list").stdout
+
+    again = sitrep(database_url, "token", "revoke", token_id)
+    assert again.exit_code == 1
+    assert token_id in one_error_line(again)
+    unknown = sitrep(database_url, "token", "revoke", "nosuchtoken")
+    assert unknown.exit_code == 1

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api import auth
 from api.deps import BATCH_LIMIT, ONE_EVENT_LIMIT, ReaderDep, StoreDep, WriterDep, read_json
 from api.examples import EXAMPLES, openapi_examples
+from api.metrics import Metrics
 from api.openapi import BATCH, NEW_EVENT, problems
 from api.schemas import EventBatchPublic, EventPage, EventPublic, StreamPublic, event_json
 from api.tokens import Principal
@@ -78,6 +79,14 @@ def _replayed(result: AppendResult) -> dict[str, str] | None:
     return {"Idempotency-Replayed": "true"} if result.replayed else None
 
 
+def _counted(request: Request, result: AppendResult) -> AppendResult:
+    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None and not result.replayed:
+        for event in result.events:
+            metrics.appended.labels(event.type).inc()
+    return result
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -101,7 +110,7 @@ def create_router() -> APIRouter:
     ) -> Response:
         """Append one event. The server derives its stream, version, position and hash."""
         event = store.parse(await read_json(request, ONE_EVENT_LIMIT))
-        result = await _append(store, principal, [event], key, batch=False)
+        result = _counted(request, await _append(store, principal, [event], key, batch=False))
         return _json(event_json(result.events[0]), 201, _replayed(result))
 
     @router.post(
@@ -129,7 +138,7 @@ def create_router() -> APIRouter:
         """Append a backlog in one transaction: if any event is refused, none is stored."""
         body = await read_json(request, BATCH_LIMIT)
         events = _parse_batch(store, body)
-        result = await _append(store, principal, events, key, batch=True)
+        result = _counted(request, await _append(store, principal, events, key, batch=True))
         return _json({"events": [event_json(e) for e in result.events]}, 201, _replayed(result))
 
     @router.get(

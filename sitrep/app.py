@@ -8,10 +8,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import alerts as alerts_api
@@ -19,13 +21,16 @@ from api import dashboard as dashboard_api
 from api import errors, openapi
 from api import events as events_api
 from api import exports as exports_api
+from api import metrics as metrics_api
 from api import missions as missions_api
 from api import service as service_api
 from api import stream as stream_api
 from api.auth import Authenticator
 from api.deps import ApiConfig
 from events.store import Clock, EventStore, utcnow
-from projections.runner import Projector
+from projections.alerts import webhook_deliveries
+from projections.runner import STATE, Projector
+from projections.schema import projection_state
 from sitrep.database import open_store
 from sitrep.scheduler import AlertScheduler
 from sitrep.settings import Settings
@@ -90,6 +95,7 @@ def create_app(
     """
     store = store or open_store(settings, clock=clock)
     projector = Projector(store)
+    metrics = metrics_api.Metrics(partial(_database_figures, store))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,7 +104,7 @@ def create_app(
         gc.freeze()
         scheduler = None
         if settings.scheduler_enabled:
-            scheduler = AlertScheduler(store, projector, settings, clock=clock)
+            scheduler = AlertScheduler(store, projector, settings, clock=clock, metrics=metrics)
             scheduler.start()
         app.state.alert_scheduler = scheduler
         try:
@@ -119,6 +125,7 @@ def create_app(
     app.state.store = store
     app.state.clock = clock
     app.state.projector = projector
+    app.state.metrics = metrics
     app.state.api_config = ApiConfig(public_reads=settings.public_reads)
     app.state.authenticator = Authenticator(store.engine)
     errors.install(app)
@@ -137,6 +144,7 @@ def create_app(
             ],
             expose_headers=["X-Request-ID", "ETag", "Idempotency-Replayed", "Content-Disposition"],
         )
+    app.add_middleware(metrics_api.MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     routers = [
         # Before the events router, whose /v1/events/{event_id} would take /v1/events/stream.
@@ -146,6 +154,7 @@ def create_app(
         exports_api.create_router(),
         alerts_api.create_router(),
         service_api.create_router(),
+        metrics_api.create_router(),
         dashboard_api.create_router(),
     ]
     for router in routers:
@@ -153,6 +162,20 @@ def create_app(
     app.state.allow = errors.allow_table(routers)
     openapi.install(app)
     return app
+
+
+def _database_figures(store: EventStore) -> dict[str, dict[str, float]]:
+    """What /metrics reads from the database when scraped (shared by every instance)."""
+    head = store.head()
+    with store.engine.connect() as conn:
+        applied = conn.execute(
+            select(projection_state.c.position).where(projection_state.c.name == STATE)
+        ).scalar()
+        states = conn.execute(
+            select(webhook_deliveries.c.state, func.count()).group_by(webhook_deliveries.c.state)
+        ).all()
+    lag = (head[0] if head else 0) - (applied or 0)
+    return {"lag": {"": float(lag)}, "deliveries": {state: float(n) for state, n in states}}
 
 
 def app_from_environment() -> FastAPI:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import DBAPIError
 
+from api.metrics import Metrics
 from events.envelope import RecordedEvent
 from events.errors import StoreUnavailable
 from events.store import Clock, EventStore, utcnow
@@ -41,7 +43,9 @@ class AlertScheduler:
         clock: Clock = utcnow,
         dispatcher: Dispatcher | None = None,
         delivery_interval: float = DELIVERY_INTERVAL_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.store = store
         self.projector = projector
         self.thresholds = list(settings.alert_thresholds)
@@ -100,6 +104,9 @@ class AlertScheduler:
         except Exception:
             log.exception("deadline check failed")
             return []
+        if self.metrics is not None:
+            self.metrics.scheduler_last_run.set(time.time())
+            self.metrics.flags.inc(len(flags))
         if flags:
             log.info("deadline check flagged %s deadline(s)", len(flags))
             self._deliver_soon()

@@ -6,7 +6,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from api.metrics import Metrics
 from events.store import EventStore
+from projections.runner import Projector
 from sitrep.app import create_app
 from sitrep.scheduler import AlertScheduler
 from tests.alerting import SECRET, receiving
@@ -68,3 +70,21 @@ def test_a_pass_that_fails_is_logged_and_the_next_one_runs(store: EventStore) ->
 class _Broken:
     def query(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("read models unavailable")
+
+
+def test_a_pass_sets_the_last_run_metric_and_counts_flags(store: EventStore) -> None:
+    # Authorized 2023-10-02 until 2024-10-02: on 2024-07-04 it is 90 days away.
+    append(store, registered(), authorized(), recorded_by="mission-office")
+    settings = make_settings("sqlite://", scheduler_enabled=True)
+    metrics = Metrics()
+    scheduler = AlertScheduler(
+        store, Projector(store), settings, metrics=metrics,
+        clock=lambda: datetime(2024, 7, 4, tzinfo=UTC),
+    )  # fmt: skip
+    flags = scheduler.check()
+    assert len(flags) == 1
+    text = metrics.exposition().decode()
+    assert "sitrep_deadline_flags_total 1.0" in text
+    last_run = [line for line in text.splitlines()
+                if line.startswith("sitrep_scheduler_last_run_timestamp_seconds ")]  # fmt: skip
+    assert float(last_run[0].split()[1]) > 0

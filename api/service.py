@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
@@ -23,15 +26,26 @@ def create_router() -> APIRouter:
         return Response()
 
     @router.get(
-        "/readyz", summary="The database answers", responses={503: {"description": "not ready"}}
+        "/readyz",
+        summary="The database answers, its schema is current; the read models' lag",
+        responses={503: {"description": "not ready"}},
     )
-    def readyz(store: StoreDep) -> Response:
+    def readyz(request: Request, store: StoreDep) -> Response:
+        readiness: Callable[[], dict[str, Any]] | None = getattr(
+            request.app.state, "readiness", None
+        )
         try:
-            with store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            if readiness is None:
+                with store.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                found: dict[str, Any] = {}
+            else:
+                found = readiness()
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
-        return JSONResponse({"status": "ready"})
+        ready = found.get("migrations", "current") == "current"
+        return JSONResponse({"status": "ready" if ready else "not ready", **found},
+                            200 if ready else 503)  # fmt: skip
 
     @router.get(
         "/problems/{slug}",

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from importlib.metadata import version
+from typing import Any
 
+from alembic.runtime.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import func, select
@@ -31,7 +33,7 @@ from events.store import Clock, EventStore, utcnow
 from projections.alerts import webhook_deliveries
 from projections.runner import STATE, Projector
 from projections.schema import projection_state
-from sitrep.database import open_store
+from sitrep.database import current_head, open_store
 from sitrep.scheduler import AlertScheduler
 from sitrep.settings import Settings
 
@@ -126,6 +128,7 @@ def create_app(
     app.state.clock = clock
     app.state.projector = projector
     app.state.metrics = metrics
+    app.state.readiness = partial(_readiness, store, current_head())
     app.state.api_config = ApiConfig(public_reads=settings.public_reads)
     app.state.authenticator = Authenticator(store.engine)
     errors.install(app)
@@ -176,6 +179,15 @@ def _database_figures(store: EventStore) -> dict[str, dict[str, float]]:
         ).all()
     lag = (head[0] if head else 0) - (applied or 0)
     return {"lag": {"": float(lag)}, "deliveries": {state: float(n) for state, n in states}}
+
+
+def _readiness(store: EventStore, head: str | None) -> dict[str, Any]:
+    """What /readyz reports: the schema against the newest migration, the read models' lag."""
+    with store.engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+    lag = _database_figures(store)["lag"][""]
+    migrations = "current" if revision == head else f"at {revision}, newest is {head}"
+    return {"migrations": migrations, "projection_lag": int(lag)}
 
 
 def app_from_environment() -> FastAPI:

@@ -60,9 +60,14 @@ def migrate(engine: Engine) -> None:
             command.upgrade(config, "head")
 
 
+def current_head() -> str | None:
+    """The newest migration's revision."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def is_current(engine: Engine) -> bool:
     """True when the database is at the newest migration."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = current_head()
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head
 

@@ -42,3 +42,16 @@ async def test_metrics_need_no_token_and_count_what_happened(haiti: Api) -> None
     await haiti.post("kenya", arrived(5))
     later = samples((await haiti.get("/metrics", who=None)).text)
     assert later[("sitrep_projection_lag_events", ())] == 1  # recorded, not yet read
+
+
+async def test_readyz_reports_the_schema_and_the_read_models_lag(haiti: Api) -> None:
+    ready = await haiti.get("/readyz", who=None)
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready" and ready.json()["migrations"] == "current"
+    await haiti.post("kenya", pledged(10))
+    assert (await haiti.get("/readyz", who=None)).json()["projection_lag"] >= 1
+    with haiti.app.state.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    behind = await haiti.get("/readyz", who=None)
+    assert behind.status_code == 503
+    assert behind.json()["status"] == "not ready" and "0001" in behind.json()["migrations"]

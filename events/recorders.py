@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -167,9 +167,13 @@ class Recorder:
                 raise
             self._commit(dbapi)
 
+    def _writer_connection(self) -> AbstractContextManager[Any]:
+        """A driver connection for one append (SQLite keeps one of its own)."""
+        return self._pooled_connection()
+
     @contextmanager
-    def _writer_connection(self) -> Iterator[Any]:
-        """A driver connection for one append, from the pool and back (discarded if broken)."""
+    def _pooled_connection(self) -> Iterator[Any]:
+        """A driver connection from the pool and back (discarded if broken)."""
         pooled = self.engine.raw_connection()
         try:
             yield pooled.driver_connection
@@ -191,7 +195,9 @@ class Recorder:
         sql = f"{_SELECT}{' WHERE ' + where if where else ''} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._translated(), self._reader_connection() as dbapi:
+        # One statement is one consistent snapshot on both backends; the pool ends the
+        # transaction PostgreSQL opened when the connection goes back.
+        with self._translated(), self._pooled_connection() as dbapi:
             cursor = dbapi.cursor()
             try:
                 rows = cursor.execute(sql, tuple(params)).fetchall()
@@ -199,19 +205,6 @@ class Recorder:
                 cursor.close()
         event = self.event
         return [event(row) for row in rows]
-
-    @contextmanager
-    def _reader_connection(self) -> Iterator[Any]:
-        # One statement is one consistent snapshot on both backends; the pool ends the
-        # transaction PostgreSQL opened when the connection goes back.
-        pooled = self.engine.raw_connection()
-        try:
-            yield pooled.driver_connection
-        except self.unavailable_errors:
-            pooled.invalidate()
-            raise
-        finally:
-            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,10 +35,12 @@ from projections.alerts import webhook_deliveries
 from projections.runner import STATE, Projector
 from projections.schema import projection_state
 from sitrep.database import current_head, open_store
+from sitrep.logs import REQUEST_ID
 from sitrep.scheduler import AlertScheduler
 from sitrep.settings import Settings
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("sitrep.access")
 
 DESCRIPTION = """\
 Field liaisons post facts about a multinational security mission (personnel pledged, contingents
@@ -85,7 +88,22 @@ class RequestIdMiddleware:
                     headers.append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        began = time.perf_counter()
+        status = [500]
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send_with_id(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            # The path only, never the query string: it may carry what a client should not log.
+            access.info("%s %s %s %.1fms", scope["method"], scope["path"], status[0],
+                        (time.perf_counter() - began) * 1000)  # fmt: skip
+            REQUEST_ID.reset(token)
 
 
 def create_app(

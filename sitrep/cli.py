@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -38,6 +39,7 @@ from events.catalogue import Role
 from events.errors import InvalidEvent, SitrepError, StoreUnavailable
 from events.store import EventStore
 from events.transfer import read_jsonl, write_jsonl
+from sitrep import logs
 from sitrep.database import make_engine, migrate, open_store
 from sitrep.settings import Settings
 
@@ -58,6 +60,11 @@ app.add_typer(deadlines_app, name="deadlines")
 
 STDIO = "-"
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
 class Failure(Exception):
@@ -82,14 +89,12 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool, log_format: str = "text") -> None:
     # basicConfig does nothing when the root logger already has handlers (an embedding
     # program, or a test runner), so this configures logging once per process at most.
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        handlers=[_StderrHandler()],
-    )
+    handler = _StderrHandler()
+    handler.setFormatter(logs.formatter(log_format))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     # APScheduler logs every run of every job at INFO: every few seconds for webhook delivery.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -99,9 +104,16 @@ def _root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log progress (INFO) to stderr.")
     ] = False,
-) -> None:
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format", envvar="SITREP_LOG_FORMAT",
+            help="text, or json: one JSON object a line with the request id.",
+        ),
+    ] = LogFormat.TEXT,
+) -> None:  # fmt: skip
     """Settings come from SITREP_* environment variables and a .env file."""
-    _configure_logging(verbose)
+    _configure_logging(verbose, log_format.value)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -547,3 +548,38 @@ def test_token_list_and_revoke(database_url: str) -> None:
     assert token_id in one_error_line(again)
     unknown = sitrep(database_url, "token", "revoke", "nosuchtoken")
     assert unknown.exit_code == 1
+
+
+def test_json_logs_carry_the_request_id() -> None:
+    from sitrep import logs
+
+    record = logging.LogRecord(
+        "sitrep.test", logging.WARNING, __file__, 1, "hello %s", ("x",), None
+    )
+    token = logs.REQUEST_ID.set("req-42")
+    try:
+        line = logs.JsonFormatter().format(record)
+        text = logs.TextFormatter().format(record)
+    finally:
+        logs.REQUEST_ID.reset(token)
+    entry = json.loads(line)
+    assert entry["message"] == "hello x" and entry["level"] == "WARNING"
+    assert entry["request_id"] == "req-42" and entry["logger"] == "sitrep.test"
+    assert text.endswith("[req-42]")
+    assert "request_id" not in json.loads(logs.JsonFormatter().format(record))
+
+
+def test_log_format_json_writes_one_json_object_a_line(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {**os.environ, "SITREP_DATABASE_URL": f"sqlite:///{tmp_path / 'logs.db'}",
+           "SITREP_LOG_FORMAT": "json"}  # fmt: skip
+    done = subprocess.run(
+        [Path(sys.executable).with_name("sitrep"), "-v", "token", "create", "--role", "reader"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert any("created token" in entry["message"] for entry in lines)
+    token = done.stdout.splitlines()[-1]
+    assert token not in done.stderr

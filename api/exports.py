@@ -8,17 +8,15 @@ says. The figures are the JSON routes' own, for the same ``as_of`` and ``known_a
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
 from api.deps import ReaderDep, StoreDep
-from api.missions import AsOf, AsOfModel, KnownAt, MissionPath, _instant, _now, _projector
+from api.missions import AsOf, AsOfModel, KnownAt, MissionPath, answer, instant_of, now_of
 from api.openapi import problems
 from events.codes import country_name
 from events.errors import MissionNotFound
@@ -118,25 +116,15 @@ def create_router() -> APIRouter:
             # The JSON routes' defaults and parsing: both answer the same question alike.
             if not store.is_registered(mission):
                 raise MissionNotFound(mission)
-            day: date = as_of or _now(request).date()
-            at = _instant(known_at, request)
-            projector = _projector(request)
-            position = projector.catch_up()
-            # As the JSON routes: the file depends on the question and on the events applied.
-            asked = {"path": request.url.path, "as_of": day, "known_at": known_at}
-            digest = hashlib.sha256(orjson.dumps({**asked, "position": position}, default=str))
+            day: date = as_of or now_of(request).date()
+            at = instant_of(known_at, request)
             filename = f"{mission}-{name}-{day.isoformat()}.csv"
-            headers = {
-                "ETag": f'W/"{digest.hexdigest()[:32]}"',
-                "Content-Disposition": f'attachment; filename="{filename}"',
-            }
-            wanted = request.headers.get("if-none-match", "")
-            if headers["ETag"] in [t.strip() for t in wanted.split(",")]:
-                return Response(status_code=304, headers={"ETag": headers["ETag"]})
-            answer = projector.query(
-                lambda conn, g: model.as_of(conn, g, mission, day, at), caught_up=True
-            )
-            return Response(_csv(columns, rows(answer)), media_type="text/csv", headers=headers)
+            return answer(
+                request, {"as_of": day, "known_at": known_at},
+                lambda conn, g: model.as_of(conn, g, mission, day, at),
+                encode=lambda found: _csv(columns, rows(found)), media_type="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )  # fmt: skip
 
         return export
 

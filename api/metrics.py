@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("sitrep.access")
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -97,7 +98,7 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Times every HTTP request; the route is the matched template, not the raw path."""
+    """Times every HTTP request (a histogram by route template, and an access log line)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -118,13 +119,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            seconds = time.perf_counter() - began
             route: Any = scope.get("route")
             # Unmatched paths share one label: a scanner's random paths must not grow the series.
             template = getattr(route, "path", None) or "unmatched"
             if template not in ("/metrics", "/v1/events/stream"):  # a stream's life is no latency
                 self.metrics.requests.labels(
                     scope["method"], template, f"{status[0] // 100}xx"
-                ).observe(time.perf_counter() - began)
+                ).observe(seconds)
+            # The path only, never the query string: it may carry what a client should not log.
+            access.info("%s %s %s %.1fms", scope["method"], scope["path"], status[0],
+                        seconds * 1000)  # fmt: skip
 
 
 def create_router() -> APIRouter:

@@ -34,19 +34,19 @@ KnownAt = Annotated[
 ]
 
 
-def _projector(request: Request) -> Projector:
+def projector_of(request: Request) -> Projector:
     projector: Projector = request.app.state.projector
     return projector
 
 
-def _now(request: Request) -> datetime:
+def now_of(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
 
-def _instant(value: str | None, request: Request) -> datetime:
+def instant_of(value: str | None, request: Request) -> datetime:
     if value is None:
-        return _now(request)
+        return now_of(request)
     try:
         return parse_instant(value)
     except ValueError:
@@ -56,10 +56,17 @@ def _instant(value: str | None, request: Request) -> datetime:
         ) from None  # fmt: skip
 
 
-def _answer(
-    request: Request, asked: dict[str, Any], read: Callable[[Connection, int], Any]
+def answer(
+    request: Request,
+    asked: dict[str, Any],
+    read: Callable[[Connection, int], Any],
+    *,
+    encode: Callable[[Any], bytes] = orjson.dumps,
+    media_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    projector = _projector(request)
+    """A read model's answer with a weak ETag, or 304 when the client has it already."""
+    projector = projector_of(request)
     position = projector.catch_up()
     # The answer depends on the question and on the events applied; hash both.
     tag = hashlib.sha256(
@@ -69,7 +76,7 @@ def _answer(
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     body = projector.query(read, caught_up=True)
-    return Response(orjson.dumps(body), media_type="application/json", headers={"ETag": etag})
+    return Response(encode(body), media_type=media_type, headers={"ETag": etag, **(headers or {})})
 
 
 class AsOfModel(Protocol):
@@ -88,8 +95,8 @@ def _as_of_route(
         as_of: AsOf = None, known_at: KnownAt = None,
     ) -> Response:  # fmt: skip
         registered(store, mission)
-        day, at = as_of or _now(request).date(), _instant(known_at, request)
-        return _answer(
+        day, at = as_of or now_of(request).date(), instant_of(known_at, request)
+        return answer(
             request, {"as_of": day, "known_at": known_at},
             lambda conn, g: model.as_of(conn, g, mission, day, at),
         )  # fmt: skip
@@ -106,9 +113,9 @@ def create_router() -> APIRouter:
 
     @router.get("/missions", summary="Every mission with its status", responses=READ_PROBLEMS)
     def list_missions(request: Request, _: ReaderDep) -> Response:
-        now = _now(request)
+        now = now_of(request)
         today = now.date()
-        return _answer(
+        return answer(
             request, {"as_of": today},
             lambda conn, g: {"missions": missions.listing(conn, g, today, now)},
         )  # fmt: skip
@@ -140,7 +147,7 @@ def create_router() -> APIRouter:
         known_at: KnownAt = None,
     ) -> Response:  # fmt: skip
         registered(store, mission)
-        end = to or _now(request).date()
+        end = to or now_of(request).date()
         start = from_ or (
             end - timedelta(days=365) if end > date.min + timedelta(days=365) else date.min
         )
@@ -151,8 +158,8 @@ def create_router() -> APIRouter:
                 [FieldError("query.interval", f"more than {timeline.MAX_POINTS} points; "
                             "use a longer interval or a shorter range")]
             )  # fmt: skip
-        at = _instant(known_at, request)
-        return _answer(
+        at = instant_of(known_at, request)
+        return answer(
             request, {"from": start, "to": end, "interval": interval, "known_at": known_at},
             lambda conn, g: timeline.as_of(conn, g, mission, start, end, interval, at),
         )  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +39,6 @@ from sitrep.scheduler import AlertScheduler
 from sitrep.settings import Settings
 
 log = logging.getLogger(__name__)
-access = logging.getLogger("sitrep.access")
 
 DESCRIPTION = """\
 Field liaisons post facts about a multinational security mission (personnel pledged, contingents
@@ -88,21 +86,10 @@ class RequestIdMiddleware:
                     headers.append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        began = time.perf_counter()
-        status = [500]
-
-        async def send_logged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send_with_id(message)
-
-        token = REQUEST_ID.set(request_id)
+        token = REQUEST_ID.set(request_id)  # logs written while it is handled carry the id
         try:
-            await self.app(scope, receive, send_logged)
+            await self.app(scope, receive, send_with_id)
         finally:
-            # The path only, never the query string: it may carry what a client should not log.
-            access.info("%s %s %s %.1fms", scope["method"], scope["path"], status[0],
-                        (time.perf_counter() - began) * 1000)  # fmt: skip
             REQUEST_ID.reset(token)
 
 

@@ -1,0 +1,148 @@
+"""What every command shares: reading the settings, opening the database, reporting failures.
+
+A failure the user can cause ends the command with one ``error: ...`` line on stderr and exit
+status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+
+import psycopg
+import pydantic
+import typer
+from alembic.util.exc import CommandError
+from pydantic_settings import SettingsError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from events.errors import InvalidEvent, SitrepError, StoreUnavailable
+from events.store import EventStore
+from sitrep.database import make_engine, migrate, open_store
+from sitrep.settings import Settings
+
+
+class Failure(Exception):
+    """A problem to report to the user as one line, ending the command with status 1."""
+
+
+# --- reporting failures --------------------------------------------------------------------
+
+
+def first_line(value: object) -> str:
+    """The first line of an error's text, or its class name when it has none."""
+    text = str(value).strip()
+    return text.splitlines()[0].strip() if text else type(value).__name__
+
+
+def _where(settings: Settings | None) -> str:
+    if settings is None:
+        return "the database"
+    try:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the database"
+    return f"the database at {url}"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@contextlib.contextmanager
+def reported(settings: Settings | None = None) -> Iterator[None]:
+    """Turn every expected failure into one ``error:`` line on stderr and exit status 1."""
+    try:
+        yield
+    except Failure as exc:
+        raise _fail(str(exc)) from None
+    except InvalidEvent as exc:
+        first = exc.errors[0] if exc.errors else None
+        if first is None:
+            raise _fail(first_line(exc.detail)) from None
+        where = f"{first.field}: " if first.field else ""
+        raise _fail(f"{where}{first_line(first.message)}") from None
+    except StoreUnavailable as exc:
+        raise _fail(f"{first_line(exc.detail)} ({_where(settings)})") from None
+    except SitrepError as exc:
+        raise _fail(first_line(exc.detail)) from None
+    except DBAPIError as exc:
+        raise _fail(f"{_where(settings)} is unavailable: {first_line(exc.orig)}") from None
+    except (psycopg.Error, sqlite3.Error) as exc:
+        raise _fail(f"{_where(settings)} is unavailable: {first_line(exc)}") from None
+    except CommandError as exc:
+        # e.g. a database migrated by a newer sitrep than this one
+        raise _fail(f"cannot migrate {_where(settings)}: {first_line(exc)}") from None
+    except SQLAlchemyError as exc:
+        raise _fail(f"{_where(settings)}: {first_line(exc)}") from None
+
+
+def load_settings() -> Settings:
+    """Read the settings once for this command, or fail naming the bad variable."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        name = "SITREP_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise Failure(f"invalid setting {name}: {message}") from None
+    except SettingsError as exc:
+        raise Failure(f"invalid settings: {first_line(exc)}") from None
+
+
+# --- the database --------------------------------------------------------------------------
+
+
+def engine_for(settings: Settings) -> Engine:
+    """An engine for the configured database, or a failure saying what is wrong with its URL."""
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        # The text is not echoed: it may hold a password.
+        raise Failure(
+            "SITREP_DATABASE_URL is not a database URL; use sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise Failure(
+            f"SITREP_DATABASE_URL names an unsupported database ({url.get_backend_name()}); "
+            "use sqlite:/// or postgresql+psycopg://"
+        )
+    try:
+        return make_engine(settings)
+    except (ArgumentError, ImportError) as exc:
+        raise Failure(f"SITREP_DATABASE_URL cannot be used: {first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def migrated_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine on the database brought to the newest schema, disposed of afterwards."""
+    engine = engine_for(settings)
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def opened_store(settings: Settings) -> Iterator[EventStore]:
+    """The event store of the configured database, closed afterwards."""
+    engine = engine_for(settings)
+    try:
+        store = open_store(settings, engine=engine)
+        try:
+            yield store
+        finally:
+            store.recorder.close()
+    finally:
+        engine.dispose()
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 event``, ``2 events``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,82 @@
+"""``sitrep deadlines check``: one pass of the deadline scheduler, for cron and tests."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from sitrep.cli.common import load_settings, opened_store, plural, reported
+
+
+def deadlines_check(
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today", metavar="YYYY-MM-DD", help="The day to check as; default today (UTC)."
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            max=3600,
+            help="Seconds at most to spend delivering webhooks before exiting.",
+        ),
+    ] = 30.0,
+) -> None:
+    """One scheduler pass (for cron): flag the deadlines due, print each flag, deliver them."""
+    from projections.runner import Projector
+    from sitrep.deadlines import check_deadlines
+    from sitrep.webhooks import Dispatcher
+
+    day = _day(today)
+    with reported():
+        settings = load_settings()
+        with reported(settings), opened_store(settings) as store:
+            flags = check_deadlines(
+                store, Projector(store), day or store.clock().date(), settings.alert_thresholds
+            )
+            for flag in flags:
+                typer.echo(_flag_line(flag.mission, flag.data, flag.id))
+            dispatcher = Dispatcher.from_settings(store, settings)
+            if dispatcher is None:
+                delivery = "no webhooks configured"
+            else:
+                try:
+                    attempts = dispatcher.drain(wait)
+                    pending = dispatcher.pending()
+                finally:
+                    dispatcher.close()
+                delivered = sum(1 for a in attempts if a.state == "delivered")
+                failed = sum(1 for a in attempts if a.state == "failed")
+                delivery = f"{plural(delivered, 'webhook')} delivered"
+                if pending:
+                    delivery += f", {pending} pending (retried by the next run or sitrep serve)"
+                if failed:
+                    delivery += f", {failed} failed for good"
+    typer.echo(f"{plural(len(flags), 'new flag')}; {delivery}", err=True)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise typer.BadParameter("must be a date as YYYY-MM-DD", param_hint="--today")
+
+
+def _flag_line(mission: str, data: dict[str, Any], event_id: str) -> str:
+    ref = data.get("resolution") or data.get("review_id")
+    days = data["days_remaining"]
+    when = f"{plural(days, 'day')} remaining" if days >= 0 else f"{plural(-days, 'day')} overdue"
+    return (
+        f"flagged {mission} {data['deadline']} {ref} due {data['due_on']}: {when} "
+        f"(threshold {data['threshold_days']}) [{event_id}]"
+    )

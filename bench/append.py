@@ -1,22 +1,31 @@
 """Append throughput of the sitrep event store, beside baselines measured in the same run.
 
 Run ``python -m bench.append`` (full) or ``python -m bench.append --quick`` (under a minute);
-``--json PATH`` also writes the results as JSON.
+``--json PATH`` also writes the results as JSON; ``--sqlite-synchronous NORMAL`` runs every
+SQLite mode at ``synchronous=NORMAL`` instead of ``FULL`` (sitrep's default).
 
 What is measured, in events per second:
 
 * **sitrep** on SQLite and on PostgreSQL, one event per ``append`` call (one transaction each)
   and batches of 500 events per call. Each timed append includes ``store.parse`` (validation),
   because a caller cannot append without it: that is the honest cost of an append.
-* **raw sqlite3**: the plain ``sqlite3`` module in WAL mode with ``synchronous=NORMAL`` (sitrep's
-  default), writing rows of the same size and shape into a table with the same
+* **raw sqlite3**: the plain ``sqlite3`` module in WAL mode at the run's ``synchronous`` level,
+  writing rows of the same size and shape into a table with the same
   ``UNIQUE(stream, version)`` index, one row per ``BEGIN; INSERT; COMMIT`` and 500 rows per
   transaction. This is about what the database itself costs for these rows; sitrep's share
   of it says how much the store adds on top.
 * **raw psycopg**: the same table on PostgreSQL, one row per transaction and 500 rows per
   transaction (``executemany``), at the server's default ``synchronous_commit``.
-* **eventsourcing** (the Python peer library) on SQLite at its default settings, saving one
-  event of a tiny aggregate per ``app.save``.
+* **eventsourcing** (the Python peer library) on SQLite at its default settings (WAL) but for
+  the run's ``synchronous`` level (its own default is FULL), saving one event of a tiny
+  aggregate per ``app.save``.
+
+Durability is the same for every SQLite mode of a run: WAL and ``--sqlite-synchronous``
+(``FULL`` by default, as in sitrep: one fsync of the WAL per commit, so a commit survives a
+power cut; ``NORMAL`` survives a crash of the process only and commits several times faster).
+sitrep gets it through ``Settings(sqlite_synchronous=...)``, the baselines through the pragma,
+and each SQLite mode reads the level back from its connection and fails if it differs. At
+FULL the single-row SQLite modes are bound by the disk's flush rate, not the CPU.
 
 The baselines do the least any store must do per row (a fresh id, the next position and
 stream version, one insert); their JSON and hash text are prepared beforehand. sitrep also
@@ -168,12 +177,29 @@ def stream_of(body: dict[str, Any]) -> str:
 # --- measurements (each runs in its own subprocess) --------------------------------------
 
 
+SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
+#: What ``PRAGMA synchronous`` answers for each level.
+SYNCHRONOUS_VALUES = {"NORMAL": 1, "FULL": 2}
+
+
 @dataclass(frozen=True)
 class Scratch:
-    """Where a measurement may write: a temporary directory and a PostgreSQL schema name."""
+    """Where a measurement may write (a temporary directory and a PostgreSQL schema name),
+    and the ``synchronous`` level of the run's SQLite connections."""
 
     dir: Path
     schema: str
+    synchronous: str = "FULL"
+
+
+def check_synchronous(what: str, connection: Any, expected: str) -> None:
+    """Fail unless this SQLite connection runs in WAL mode at the run's synchronous level."""
+    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    (level,) = connection.execute("PRAGMA synchronous").fetchone()
+    if str(mode).lower() != "wal" or int(level) != SYNCHRONOUS_VALUES[expected]:
+        raise RuntimeError(
+            f"{what}: journal_mode={mode}, synchronous={level}; expected wal, {expected}"
+        )
 
 
 @dataclass(frozen=True)
@@ -204,7 +230,11 @@ def sitrep_measure(backend: str, batch: bool) -> Measure:
             url = f"sqlite:///{scratch.dir / 'sitrep.db'}"
         else:
             url = f"{POSTGRES_URL}?options=-csearch_path%3D{scratch.schema}"
-        settings = Settings(_env_file=None, database_url=url)
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            sqlite_synchronous=scratch.synchronous,
+        )
         store = open_store(settings)
         try:
             parse, append = store.parse, store.append
@@ -229,6 +259,9 @@ def sitrep_measure(backend: str, batch: bool) -> Measure:
             seconds = time.perf_counter() - start
             head = store.head()
             _expect("sitrep", head[0] if head else 0, 1 + warmup + n)
+            if backend == "sqlite":
+                with store.recorder._writer_connection() as writer:
+                    check_synchronous("sitrep", writer, scratch.synchronous)
             return Timed(n, seconds)
         finally:
             store.recorder.close()
@@ -302,7 +335,10 @@ def raw_sqlite_measure(batch: bool) -> Measure:
         conn = sqlite3.connect(scratch.dir / "raw.db", isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            level = scratch.synchronous
+            assert level in SYNCHRONOUS_LEVELS  # formatted into the pragma
+            conn.execute(f"PRAGMA synchronous={level}")
+            check_synchronous("raw sqlite3", conn, level)
             conn.execute(RAW_TABLE)
             insert = raw_insert("?")
             rows = RawRows()
@@ -389,6 +425,22 @@ def eventsourcing_measure(n: int, scratch: Scratch) -> Timed:
         @event("Arrived")
         def arrive(self, personnel: int) -> None:
             self.personnel += personnel
+
+    # eventsourcing has no setting for it: its connections get the run's level as they are made
+    # (this process runs this mode only).
+    from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool
+
+    level = scratch.synchronous
+    assert level in SYNCHRONOUS_LEVELS  # formatted into the pragma
+    create = SQLiteConnectionPool._create_connection
+
+    def create_at_level(pool: SQLiteConnectionPool) -> SQLiteConnection:
+        connection = create(pool)
+        connection._sqlite_conn.execute(f"PRAGMA synchronous={level}")
+        check_synchronous("eventsourcing", connection._sqlite_conn, level)
+        return connection
+
+    SQLiteConnectionPool._create_connection = create_at_level  # type: ignore[method-assign,assignment]
 
     db = scratch.dir / "eventsourcing.db"
     app: Application = Application(
@@ -515,15 +567,17 @@ def drop_schema(name: str) -> None:
         conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
-def run_worker(name: str, n: int, directory: str | None, schema: str | None) -> None:
+def run_worker(
+    name: str, n: int, directory: str | None, schema: str | None, synchronous: str
+) -> None:
     """Run one measurement in this process and print its result as one JSON line."""
     mode = MODES[name]
     with tempfile.TemporaryDirectory(prefix="sitrep-bench-", dir=directory) as tmp:
         if mode.backend == "postgres":
             with postgres_schema(schema or new_schema_name()) as created:
-                timed = mode.measure(n, Scratch(Path(tmp), created))
+                timed = mode.measure(n, Scratch(Path(tmp), created, synchronous))
         else:
-            timed = mode.measure(n, Scratch(Path(tmp), ""))
+            timed = mode.measure(n, Scratch(Path(tmp), "", synchronous))
     print(json.dumps({"mode": name, **asdict(timed), "rss_mb": round(peak_rss_mb(), 1)}))
 
 
@@ -615,12 +669,12 @@ def postgres_problem() -> str | None:
     return None
 
 
-def environment(pg_problem: str | None) -> dict[str, str]:
+def environment(pg_problem: str | None, synchronous: str) -> dict[str, str]:
     from importlib.metadata import version
 
     info = {
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": f"{sqlite3.sqlite_version} (WAL, synchronous={synchronous})",
         "psycopg": psycopg.__version__,
         "eventsourcing": version("eventsourcing"),
         "cpus": str(os.cpu_count()),
@@ -635,7 +689,7 @@ def environment(pg_problem: str | None) -> dict[str, str]:
     return info
 
 
-def spawn(mode: Mode, n: int) -> Result:
+def spawn(mode: Mode, n: int, synchronous: str) -> Result:
     result = Result(mode.name, mode.label, n)
     schema = new_schema_name() if mode.backend == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="sitrep-bench-") as tmp:
@@ -649,6 +703,8 @@ def spawn(mode: Mode, n: int) -> Result:
             str(n),
             "--dir",
             tmp,
+            "--sqlite-synchronous",
+            synchronous,
         ]
         if schema:
             command += ["--schema", schema]
@@ -685,13 +741,20 @@ def print_row(result: Result) -> None:
     sys.stdout.flush()
 
 
-def drive(quick: bool, json_path: Path | None) -> int:
+def drive(quick: bool, json_path: Path | None, synchronous: str) -> int:
     began = time.perf_counter()
     sizes = QUICK if quick else FULL
     pg_problem = postgres_problem()
-    env = environment(pg_problem)
-    print(f"sitrep append benchmark ({'quick' if quick else 'full'} run)")
+    env = environment(pg_problem, synchronous)
+    print(
+        f"sitrep append benchmark ({'quick' if quick else 'full'} run, "
+        f"SQLite synchronous={synchronous})"
+    )
     print("  " + ", ".join(f"{k} {v}" for k, v in env.items()))
+    print(
+        f"  every SQLite mode (sitrep, raw sqlite3, eventsourcing) runs in WAL mode at "
+        f"synchronous={synchronous}"
+    )
     print(
         f"  single-event modes: {sizes.single:,} events (PostgreSQL: {sizes.pg_single:,}, "
         f"one WAL flush per commit); batch modes: {sizes.batch:,} events in batches of {BATCH}"
@@ -707,7 +770,7 @@ def drive(quick: bool, json_path: Path | None) -> int:
     for mode in MODES.values():
         if mode.backend == "postgres" and pg_problem is not None:
             continue
-        result = spawn(mode, sizes.events(mode))
+        result = spawn(mode, sizes.events(mode), synchronous)
         results[mode.name] = result
         print_row(result)
 
@@ -742,6 +805,7 @@ def drive(quick: bool, json_path: Path | None) -> int:
     if json_path is not None:
         payload = {
             "run": "quick" if quick else "full",
+            "sqlite_synchronous": synchronous,
             "sizes": asdict(sizes),
             "batch": BATCH,
             "warmup": WARMUP,
@@ -768,6 +832,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=SYNCHRONOUS_LEVELS,
+        default="FULL",
+        help="synchronous level of every SQLite mode, sitrep's and the baselines' (default FULL,"
+        " sitrep's default)",
+    )
     parser.add_argument("--mode", choices=list(MODES), help="run one measurement in-process")
     parser.add_argument("--events", type=int, help="events to time (with --mode)")
     parser.add_argument("--dir", help="parent for the temporary directory (with --mode)")
@@ -775,9 +846,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode:
         sizes = QUICK if args.quick else FULL
-        run_worker(args.mode, args.events or sizes.events(MODES[args.mode]), args.dir, args.schema)
+        events = args.events or sizes.events(MODES[args.mode])
+        run_worker(args.mode, events, args.dir, args.schema, args.sqlite_synchronous)
         return 0
-    return drive(args.quick, args.json)
+    return drive(args.quick, args.json, args.sqlite_synchronous)
 
 
 if __name__ == "__main__":

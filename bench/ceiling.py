@@ -2,7 +2,8 @@
 
 One ``POST /reports`` endpoint validates the JSON body into a 10-field pydantic model (strings,
 integers and a date, about the size of a sitrep event envelope), inserts one row into a SQLite
-table in its own transaction (WAL, ``synchronous=NORMAL``, sitrep's default) and answers
+table in its own transaction (WAL, ``synchronous`` as sitrep's: ``FULL`` unless
+``SITREP_BENCH_CEILING_SYNCHRONOUS=NORMAL``; ``bench.http`` sets both alike) and answers
 ``201`` with a small JSON body. There is no authentication, no idempotency, no hash chain and
 no threadpool hop: the insert runs on the event loop, which is the cheapest way to do it for a
 single short SQLite write. Whatever sitrep does on top of this costs throughput, so this is
@@ -10,7 +11,8 @@ the rate it is measured against.
 
 Serve it like sitrep is served::
 
-    SITREP_BENCH_CEILING_DB=/tmp/x/ceiling.db python -m uvicorn bench.ceiling:app \\
+    SITREP_BENCH_CEILING_DB=/tmp/x/ceiling.db SITREP_BENCH_CEILING_SYNCHRONOUS=FULL \\
+        python -m uvicorn bench.ceiling:app \\
         --host 127.0.0.1 --port 8001 --workers 1 --log-level warning --no-access-log
 
 Each worker process opens its own connection when it starts (``lifespan``).
@@ -30,6 +32,8 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 
 DB_ENV = "SITREP_BENCH_CEILING_DB"
+SYNCHRONOUS_ENV = "SITREP_BENCH_CEILING_SYNCHRONOUS"
+SYNCHRONOUS_LEVELS = ("FULL", "NORMAL")
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -87,18 +91,20 @@ def body(index: int) -> dict[str, Any]:
     }
 
 
-def connect(path: str) -> sqlite3.Connection:
+def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
+    if synchronous not in SYNCHRONOUS_LEVELS:  # formatted into the pragma
+        raise ValueError(f"{SYNCHRONOUS_ENV} must be one of {', '.join(SYNCHRONOUS_LEVELS)}")
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute(TABLE)
     return conn
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    conn = connect(os.environ[DB_ENV])
+    conn = connect(os.environ[DB_ENV], os.environ.get(SYNCHRONOUS_ENV, "FULL").upper())
     app.state.conn = conn
     try:
         yield
@@ -141,5 +147,7 @@ async def create_report(report: Report, request: Request) -> dict[str, Any]:
 
 
 @app.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    conn: sqlite3.Connection = request.app.state.conn
+    (synchronous,) = conn.execute("PRAGMA synchronous").fetchone()
+    return {"status": "ok", "synchronous": synchronous}

@@ -2,7 +2,8 @@
 
 Run ``python -m bench.http`` (full) or ``python -m bench.http --quick`` (under a minute);
 ``--json PATH`` also writes the results as JSON; ``--client httpx|wrk`` picks the load
-generator (by default wrk when it is on the PATH, else httpx).
+generator (by default wrk when it is on the PATH, else httpx); ``--sqlite-synchronous NORMAL``
+runs the ceiling and sitrep SQLite at ``synchronous=NORMAL`` instead of ``FULL``.
 
 What is measured: single events appended with ``POST /v1/events`` by 1 and by 32 concurrent
 clients, each client sending its requests one after another over its own keep-alive
@@ -14,11 +15,17 @@ Targets, each a real server started for this run on a fresh database and stopped
 all served by uvicorn with log level warning and no access log:
 
 * **ceiling**: ``bench/ceiling.py``, a bare FastAPI endpoint that validates a 10-field pydantic
-  model and does one plain SQLite insert (WAL, ``synchronous=NORMAL``) per request, one
+  model and does one plain SQLite insert (WAL, the run's ``synchronous`` level) per request, one
   worker. Any FastAPI service that stores a report spends at least this; sitrep's share of its
   rate says what authentication, the event catalogue, idempotency and the hash chain cost.
 * **sitrep SQLite**, one worker (``sitrep serve --workers 1``): the goals are about this one.
 * **sitrep PostgreSQL**, two workers, in a fresh schema dropped afterwards: figures only.
+
+Durability is the same on both SQLite targets: WAL and ``--sqlite-synchronous`` (``FULL`` by
+default, sitrep's default: one fsync of the WAL per commit, so an acknowledged request survives
+a power cut; ``NORMAL`` survives a crash of the process only). sitrep gets it through
+``SITREP_SQLITE_SYNCHRONOUS``, the ceiling through ``SITREP_BENCH_CEILING_SYNCHRONOUS``, and
+the ceiling's ``/healthz`` reports the level it runs at, which is checked.
 
 Goals: sitrep SQLite reaches at least 60 % of the ceiling's requests per second at 32 clients
 (the 1-client ratio is shown too), with p99 under 50 ms at 32 clients.
@@ -81,6 +88,8 @@ import psycopg
 
 from bench.append import POSTGRES_URL, drop_schema, new_schema_name, postgres_problem
 from bench.ceiling import DB_ENV as CEILING_DB_ENV
+from bench.ceiling import SYNCHRONOUS_ENV as CEILING_SYNCHRONOUS_ENV
+from bench.ceiling import SYNCHRONOUS_LEVELS
 from bench.ceiling import body as ceiling_body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +98,8 @@ COUNTRIES = ("KEN", "JAM", "GTM", "SLV", "BHS", "BLZ")
 WARMUP = 200
 WRK_WARMUP_SECONDS = 1
 CLIENTS = (1, 32)
+#: What ``PRAGMA synchronous`` answers for each level.
+SYNCHRONOUS_VALUES = {"NORMAL": 1, "FULL": 2}
 TOKEN_ENV = "SITREP_BENCH_TOKEN"
 RATIO_GOAL = 0.60
 P99_GOAL_MS = 50.0
@@ -786,7 +797,17 @@ def scratch_schema(target: Target) -> Iterator[str]:
         drop_schema(name)
 
 
-def run_target(target: Target, sizes: Sizes, generator: str) -> tuple[list[Result], str]:
+def check_ceiling_synchronous(server: Server, synchronous: str) -> None:
+    answer = httpx.get(f"{server.url}/healthz", timeout=REQUEST_TIMEOUT).json()
+    if answer.get("synchronous") != SYNCHRONOUS_VALUES[synchronous]:
+        raise ServerFailed(
+            f"the ceiling runs at synchronous={answer.get('synchronous')}, not {synchronous}"
+        )
+
+
+def run_target(
+    target: Target, sizes: Sizes, generator: str, synchronous: str
+) -> tuple[list[Result], str]:
     """Start the target's server, measure it at every client count, stop it; and a check line."""
     results = [Result(target.name, target.label, target.workers, n) for n in CLIENTS]
     measure = GENERATORS[generator]
@@ -800,6 +821,7 @@ def run_target(target: Target, sizes: Sizes, generator: str) -> tuple[list[Resul
         if target.backend == "ceiling":
             env = clean_environment(PYTHONPATH=str(ROOT))
             env[CEILING_DB_ENV] = str(directory / "ceiling.db")
+            env[CEILING_SYNCHRONOUS_ENV] = synchronous
             command = [sys.executable, "-m", "uvicorn", "bench.ceiling:app"]
             command += ["--workers", str(target.workers), "--log-level", "warning"]
             command += ["--no-access-log"]
@@ -807,6 +829,7 @@ def run_target(target: Target, sizes: Sizes, generator: str) -> tuple[list[Resul
             env = clean_environment(
                 SITREP_DATABASE_URL=sitrep_url(target.backend, directory, schema),
                 SITREP_SCHEDULER_ENABLED="false",
+                SITREP_SQLITE_SYNCHRONOUS=synchronous,  # no effect on PostgreSQL
             )
             token = create_token(env, directory)
             command = [*sitrep_command(), "serve", "--workers", str(target.workers)]
@@ -814,6 +837,8 @@ def run_target(target: Target, sizes: Sizes, generator: str) -> tuple[list[Resul
             with serving(command, env, directory, log) as server:
                 if token is not None:
                     register_mission(server, token)
+                else:
+                    check_ceiling_synchronous(server, synchronous)
                 for result in results:
                     load = Load(
                         server, KINDS[target.kind], target.kind, token, result.clients, sizes,
@@ -974,14 +999,14 @@ def wrk_version() -> str:
     return first[0].split(" [")[0] if first else "wrk"
 
 
-def environment(pg_problem: str | None, generator: str) -> dict[str, str]:
+def environment(pg_problem: str | None, generator: str, synchronous: str) -> dict[str, str]:
     from importlib.metadata import version
 
     info = {
         "python": platform.python_version(),
         "cpus": str(os.cpu_count()),
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": f"{sqlite3.sqlite_version} (WAL, synchronous={synchronous})",
         "fastapi": version("fastapi"),
         "pydantic": version("pydantic"),
         "uvicorn": version("uvicorn"),
@@ -995,7 +1020,7 @@ def environment(pg_problem: str | None, generator: str) -> dict[str, str]:
     return info
 
 
-def drive(quick: bool, json_path: Path | None, client: str) -> int:
+def drive(quick: bool, json_path: Path | None, client: str, synchronous: str) -> int:
     began = time.perf_counter()
     sizes = QUICK if quick else FULL
     generator = ("wrk" if shutil.which("wrk") else "httpx") if client == "auto" else client
@@ -1003,9 +1028,13 @@ def drive(quick: bool, json_path: Path | None, client: str) -> int:
         print("error: --client wrk, but wrk is not on the PATH", file=sys.stderr)
         return 2
     pg_problem = postgres_problem()
-    env = environment(pg_problem, generator)
-    print(f"sitrep HTTP append benchmark ({'quick' if quick else 'full'} run)")
+    env = environment(pg_problem, generator, synchronous)
+    print(
+        f"sitrep HTTP append benchmark ({'quick' if quick else 'full'} run, "
+        f"SQLite synchronous={synchronous})"
+    )
     print("  " + ", ".join(f"{k} {v}" for k, v in env.items()))
+    print(f"  the ceiling and sitrep SQLite both run in WAL mode at synchronous={synchronous}")
     if generator == "wrk":
         print(
             f"  one event per POST; each measurement runs {sizes.seconds:g} s after a "
@@ -1036,7 +1065,7 @@ def drive(quick: bool, json_path: Path | None, client: str) -> int:
         if target.backend == "postgres" and pg_problem is not None:
             continue
         try:
-            found, check = run_target(target, sizes, generator)
+            found, check = run_target(target, sizes, generator, synchronous)
         except (ServerFailed, OSError, psycopg.Error, sqlite3.Error) as exc:
             print(f"  {target.label}: {exc}")
             found = [
@@ -1085,6 +1114,7 @@ def drive(quick: bool, json_path: Path | None, client: str) -> int:
         payload = {
             "run": "quick" if quick else "full",
             "generator": generator,
+            "sqlite_synchronous": synchronous,
             "sizes": asdict(sizes),
             "warmup": f"{WRK_WARMUP_SECONDS} s" if generator == "wrk" else WARMUP,
             "environment": env,
@@ -1112,6 +1142,13 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="load generator (default auto: wrk when on the PATH, else httpx)",
     )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=SYNCHRONOUS_LEVELS,
+        default="FULL",
+        help="synchronous level of the ceiling and of sitrep SQLite alike (default FULL,"
+        " sitrep's default)",
+    )
     internal = parser.add_argument_group("the httpx load generator (run by the benchmark)")
     internal.add_argument("--load", metavar="URL", help="run one measurement against URL")
     internal.add_argument("--kind", choices=list(KINDS), default="sitrep")
@@ -1124,7 +1161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.load:
         run_load(args)
         return 0
-    return drive(args.quick, args.json, args.client)
+    return drive(args.quick, args.json, args.client, args.sqlite_synchronous)
 
 
 if __name__ == "__main__":

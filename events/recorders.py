@@ -324,7 +324,7 @@ class SqliteRecorder(Recorder):
     driver_errors = (sqlite3.Error,)
     unavailable_errors = (sqlite3.OperationalError,)
 
-    def __init__(self, engine: Engine, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, engine: Engine, *, synchronous: str = "FULL") -> None:
         super().__init__(engine)
         prepare_sqlite(engine, synchronous=synchronous)
         # SQLite has one writer at a time anyway, so each process keeps one connection for
@@ -516,8 +516,23 @@ def _text(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
 
-def prepare_sqlite(engine: Engine, *, synchronous: str = "NORMAL") -> None:
-    """Pragmas and transaction control for pysqlite (see SQLAlchemy's pysqlite notes)."""
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+
+
+def prepare_sqlite(engine: Engine, *, synchronous: str = "FULL") -> None:
+    """Pragmas and transaction control for pysqlite (see SQLAlchemy's pysqlite notes).
+
+    ``synchronous``: ``FULL`` (the default) syncs the WAL at every commit, so an acknowledged
+    append survives a power cut; ``NORMAL`` only survives a crash of the process. The first
+    call for an engine wins: later ones (e.g. a store opened on a prepared engine) change nothing.
+    """
+    # Formatted into the PRAGMA below, so only known words get through.
+    level = str(synchronous).upper()
+    if level not in SQLITE_SYNCHRONOUS:
+        raise ValueError(
+            f"SQLite synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+            f"not {synchronous!r}"
+        )
     if getattr(engine, "_sitrep_prepared", False):
         return
     engine._sitrep_prepared = True  # type: ignore[attr-defined]
@@ -528,7 +543,7 @@ def prepare_sqlite(engine: Engine, *, synchronous: str = "NORMAL") -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA synchronous={level}")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

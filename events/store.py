@@ -88,7 +88,7 @@ class EventStore:
         clock: Clock = utcnow,
         donor_organisations: Sequence[str] | None = None,
         idempotency_retention: timedelta = timedelta(hours=48),
-        sqlite_synchronous: str = "NORMAL",
+        sqlite_synchronous: str = "FULL",
     ) -> None:
         options = {"synchronous": sqlite_synchronous} if engine.dialect.name == "sqlite" else {}
         self.recorder: Recorder = recorder_for(engine, **options)

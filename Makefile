@@ -22,9 +22,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.append
+	$(BIN)/python -m bench.faults
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.append --quick
+	$(BIN)/python -m bench.faults --quick
 
 demo: $(STAMP)
 	$(BIN)/sitrep demo

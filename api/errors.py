@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from events.errors import (
@@ -252,6 +253,18 @@ def install(app: FastAPI) -> None:
             return problem_response(PayloadTooLarge(str(exc.detail)), request)
         log.warning("unmapped HTTP error %s on %s", exc.status_code, request.url.path)
         return problem_response(Exception(), request)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> Response:
+        # The store translates its own errors; this catches the rest (token lookups, alerts)
+        # so a database that is down or restarting is a 503 to retry, never a 500.
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            log.warning("database unavailable on %s: %s", request.url.path, reason)
+            return problem_response(
+                StoreUnavailable(f"the database cannot be reached or is busy: {reason}"), request
+            )
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

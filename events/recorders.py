@@ -158,7 +158,7 @@ class Recorder:
     @contextmanager
     def write(self) -> Iterator[WriteTx]:
         """A transaction in which this process is the only writer of the event table."""
-        with self._translated(), self._writer_connection() as dbapi:
+        with self.translated(), self._writer_connection() as dbapi:
             self._begin_write(dbapi)
             try:
                 yield WriteTx(self, dbapi)
@@ -197,7 +197,7 @@ class Recorder:
             sql += f" LIMIT {int(limit)}"
         # One statement is one consistent snapshot on both backends; the pool ends the
         # transaction PostgreSQL opened when the connection goes back.
-        with self._translated(), self._pooled_connection() as dbapi:
+        with self.translated(), self._pooled_connection() as dbapi:
             cursor = dbapi.cursor()
             try:
                 rows = cursor.execute(sql, tuple(params)).fetchall()
@@ -209,7 +209,7 @@ class Recorder:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (one consistent snapshot on both backends)."""
-        with self._translated(), self.engine.connect() as conn, conn.begin():
+        with self.translated(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def _begin_write(self, dbapi: Any) -> None:
@@ -288,7 +288,8 @@ class Recorder:
         )
 
     @contextmanager
-    def _translated(self) -> Iterator[None]:
+    def translated(self) -> Iterator[None]:
+        """Database errors as the store's own: unreachable or busy is :class:`StoreUnavailable`."""
         try:
             yield
         except SitrepError:

@@ -96,7 +96,7 @@ class Projector:
         target = head[0] if head else 0
         if target <= self._applied:
             return self._applied
-        with self._lock:
+        with self._lock, self.store.recorder.translated():
             while True:
                 with self._writing() as conn:
                     generation, position = self._state(conn)
@@ -116,7 +116,7 @@ class Projector:
         """Catch up (unless the caller just did), then run ``read(conn, generation)``."""
         if not caught_up:
             self.catch_up()
-        with self.engine.connect() as conn, conn.begin():
+        with self.store.recorder.translated(), self.engine.connect() as conn, conn.begin():
             generation, _ = self._read_state(conn)
             return read(conn, generation)
 

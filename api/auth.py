@@ -28,17 +28,26 @@ class Authenticator:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str | None) -> Principal | None:
+        """The principal of a token remembered from a recent lookup, else None (no I/O)."""
+        token = (token or "").strip()
+        if not token:
+            return None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        with self._lock:
+            cached = self._cache.get(key)
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
     def principal(self, token: str | None) -> Principal:
         """The principal of a bearer token (None: no ``Authorization: Bearer`` header)."""
         token = (token or "").strip()
         if not token:
             raise Unauthenticated("send Authorization: Bearer <token>")
+        known = self.cached(token)
+        if known is not None:
+            return known
         key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         found = tokens.authenticate(self.engine, token)
         if found is None:
             raise Unauthenticated("the token is unknown or revoked")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from api.auth import Authenticator
@@ -55,19 +56,27 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 # The dependencies are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in its
 # thread pool, and three hops per request cost more than the append itself. A token lookup
-# is an in-memory hit after the first request of a token.
+# is an in-memory hit after the first request of a token; only a miss goes to the database,
+# in the thread pool, so a database that is slow to answer never stalls the event loop.
+
+
+async def _principal(request: Request, credentials: Credentials) -> Principal:
+    auth = _authenticator(request)
+    token = credentials.credentials if credentials else None
+    known = auth.cached(token)
+    return known if known is not None else await run_in_threadpool(auth.principal, token)
 
 
 async def writer(request: Request, credentials: Credentials) -> Principal:
     """The caller of a write: a token is always required."""
-    return _authenticator(request).principal(credentials.credentials if credentials else None)
+    return await _principal(request, credentials)
 
 
 async def reader(request: Request, credentials: Credentials) -> Principal | None:
     """The caller of a read: a token of any role, or nobody when public reads are on."""
     if credentials is None and get_config(request).public_reads:
         return None
-    return _authenticator(request).principal(credentials.credentials if credentials else None)
+    return await _principal(request, credentials)
 
 
 StoreDep = Annotated[EventStore, Depends(get_store)]

@@ -35,8 +35,17 @@ def make_engine(settings: Settings, **engine_options: Any) -> Engine:
     options: dict[str, Any] = {
         "pool_size": settings.database_pool_size,
         "pool_pre_ping": True,
-        # A host that drops packets must fail in seconds, not after the TCP timeout.
-        "connect_args": {"connect_timeout": 10},
+        # A host that drops packets must fail in seconds, not after the TCP timeout: on
+        # connecting, and on a connection already open (keepalive probes, and unacknowledged
+        # data given up after 30 s).
+        "connect_args": {
+            "connect_timeout": 10,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,
+        },
     }
     options.update(engine_options)
     return create_engine(url, **options)

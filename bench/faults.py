@@ -64,6 +64,7 @@ START_TIMEOUT = 40.0
 REQUEST_TIMEOUT = 15.0  # a client gives up on one attempt after this long...
 HANG = 5.0  # ...but any answer slower than this during a fault counts as a hang
 GIVE_UP = 90.0  # and on a write after this long (it is then "unresolved")
+DAYS = 300  # the days the reported events span
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -414,13 +415,13 @@ class Liaison:
                 return None
         self.load.issued += size
         country = self.random.choice(COUNTRIES)
-        arrival_day = self.day0 + timedelta(days=self.random.randrange(300))
+        arrival_day = self._day()
         if size == 5:
             bodies = [self._arrival(self.random.choice(COUNTRIES)) for _ in range(5)]
         elif roll < 0.15 and self.arrived[country] > 0:
             # Departures are dated after every arrival, and never more than this client's own
             # acknowledged arrivals, so the store's rules accept them whatever others do.
-            bodies = [self._event("ContingentDeparted", self.day0 + timedelta(days=400), {
+            bodies = [self._event("ContingentDeparted", self.day0 + timedelta(days=DAYS + 100), {
                 "country": country, "personnel": 1, "category": "police",
                 "reason": "rotation"})]  # fmt: skip
         elif roll < 0.25:
@@ -435,8 +436,15 @@ class Liaison:
                 bodies[0]["expected_version"] = self.versions[stream]
         return Write(bodies, key=str(uuid.uuid4()))
 
+    def _day(self) -> date:
+        """Reports follow the calendar as the run goes on (300 days), a few days late at most:
+        a live mission. (Reports dated uniformly at random over the whole period make each one
+        a late report that rewrites every later day of its totals: see README, Known limits.)"""
+        today = int(DAYS * self.load.issued / self.load.budget)
+        return self.day0 + timedelta(days=max(0, today - self.random.randrange(4)))
+
     def _arrival(self, country: str) -> dict[str, Any]:
-        on = self.day0 + timedelta(days=self.random.randrange(300))
+        on = self._day()
         data = {"country": country, "personnel": self.random.randint(1, 40), "category": "police"}
         return self._event("ContingentArrived", on, data)
 

@@ -307,8 +307,8 @@ async def post(http: httpx.AsyncClient, load: Load, url: str, path: str, payload
     started = time.monotonic()
     try:
         response = await http.post(f"{url}{path}", json=payload, headers=_headers(load.token, key))
-    except (httpx.TransportError, httpx.TimeoutException):
-        attempt = Attempt(started, time.monotonic() - started, 0)
+    except (httpx.TransportError, httpx.TimeoutException) as exc:
+        attempt = Attempt(started, time.monotonic() - started, 0, type(exc).__name__)
         load.attempts.append(attempt)
         return attempt, None
     problem = ""
@@ -758,7 +758,9 @@ def kill_nine(
 
             asyncio.run(drive(load, date(2024, 6, 25), fault=fault if kill else None))
             audit(load, report, url, workdir)
-            report.fault["no_answer_attempts"] = sum(1 for a in load.attempts if a.status == 0)
+            unanswered = Counter(a.problem for a in load.attempts if a.status == 0)
+            report.fault["no_answer_attempts"] = sum(unanswered.values())
+            report.fault["no_answer_kinds"] = dict(unanswered)
         finally:
             server.stop()
     return report

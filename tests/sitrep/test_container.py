@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy.engine import make_url
 
 from sitrep.settings import Settings
@@ -326,7 +327,6 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_context() -> None
 
 
 def _compose() -> dict[str, Any]:
-    yaml = pytest.importorskip("yaml")
     loaded = yaml.safe_load(COMPOSE.read_text())
     assert isinstance(loaded, dict)
     return loaded

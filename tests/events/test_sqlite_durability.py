@@ -103,3 +103,19 @@ def test_only_known_levels_reach_the_pragma(bad: str) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         prepare_sqlite(engine, synchronous=bad)
     assert not getattr(engine, "_sitrep_prepared", False)
+
+
+@pytest.mark.parametrize(("level", "thread", "autocheckpoint"), [
+    ("FULL", False, 1000),  # SQLite's own checkpoints: the thread's syncs would compete
+    ("NORMAL", True, 0),  # a background thread checkpoints; no append pays for one
+])  # fmt: skip
+def test_who_checkpoints_the_wal_depends_on_the_level(
+    level: str, thread: bool, autocheckpoint: int, tmp_path: Path, opened: list[EventStore]
+) -> None:
+    store = open_sqlite(make_settings(f"sqlite:///{tmp_path}/s.db", sqlite_synchronous=level),
+                        opened)  # fmt: skip
+    recorder = store.recorder
+    assert isinstance(recorder, SqliteRecorder)
+    assert (recorder._checkpointer is not None) is thread
+    with recorder._writer_connection() as writer:
+        assert writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == autocheckpoint

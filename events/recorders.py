@@ -89,11 +89,11 @@ class WriteTx:
         sql = f"SELECT 1 FROM events WHERE stream = {self.p} AND version = {self.p}"
         return self._one(sql, (stream, version)) is not None
 
-    def history(self, stream: str) -> list[Entry]:
+    def history(self, stream: str, *, after_version: int = 0) -> list[Entry]:
         rows = self._all(
             f"SELECT id, type, version, occurred_on, data FROM events WHERE stream = {self.p} "
-            "ORDER BY version",
-            (stream,),
+            f"AND version > {self.p} ORDER BY version",
+            (stream, after_version),
         )
         r = self.recorder
         return [Entry(i, t, v, r.day(o), r.json(d)) for i, t, v, o, d in rows]

@@ -36,6 +36,8 @@ class AppendTransaction:
     recorded: list[RecordedEvent] = field(default_factory=list)
     _versions: dict[str, int] = field(default_factory=dict)
     _histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
+    # The committed part of each history read, for the store to remember once committed.
+    read_histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
     _by_id: dict[str, RecordedEvent] = field(default_factory=dict)
     _position: int = 0
     _hash: str = GENESIS_HASH
@@ -169,9 +171,14 @@ class AppendTransaction:
 
     def _history(self, stream: str) -> list[rules.Entry]:
         if stream not in self._histories:
-            # Stored history plus this transaction's own events not yet flushed.
+            # Stored history (what this process already read of it, plus what was appended
+            # since: stored events never change) and this transaction's own unflushed events.
+            known = self.store.histories.get(stream)
+            after = known[-1].version if known else 0
+            stored = [*known, *self.tx.history(stream, after_version=after)]
+            self.read_histories[stream] = stored
             unflushed = [_entry(e) for e in self.pending if e.stream == stream]
-            self._histories[stream] = self.tx.history(stream) + unflushed
+            self._histories[stream] = stored + unflushed
         return self._histories[stream]
 
     def _replacement(self, event: Any, named: RecordedEvent) -> dict[str, Any]:

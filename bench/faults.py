@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,12 +51,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
-SITREP = Path(sys.executable).with_name("sitrep")
-POSTGRES_URL = os.environ.get(
-    "SITREP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from bench.append import new_schema_name, postgres_schema
+from bench.http import create_token, free_port, sitrep_command, sitrep_url
+
 MISSION = "mss-load"
 COUNTRIES = ("KEN", "JAM", "BHS", "BLZ", "GTM", "SLV", "BEN", "TCD")
 START_TIMEOUT = 40.0
@@ -68,12 +65,6 @@ DAYS = 300  # the days the reported events span
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(database_url: str, **settings: str) -> dict[str, str]:
@@ -100,7 +91,7 @@ class Server:
     def start(self) -> Server:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
-                [str(SITREP), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                [*sitrep_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                  "--workers", str(self.workers)],
                 env=server_env(self.database_url, **self.settings),
                 cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
@@ -153,18 +144,12 @@ class Server:
 def sitrep_cli(database_url: str, workdir: Path, *args: str, timeout: float = 300) -> str:
     """Run a ``sitrep`` command against the database; its stdout, or an error with stderr."""
     done = subprocess.run(
-        [str(SITREP), *args], env=server_env(database_url), cwd=workdir,
+        [*sitrep_command(), *args], env=server_env(database_url), cwd=workdir,
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"sitrep {' '.join(args)} exited {done.returncode}: {done.stderr}")
     return done.stdout
-
-
-def admin_token(database_url: str, workdir: Path) -> str:
-    out = sitrep_cli(database_url, workdir, "token", "create", "--role", "admin",
-                     "--name", "load-admin")  # fmt: skip
-    return out.strip().splitlines()[-1]
 
 
 class PrivatePostgres:
@@ -229,21 +214,6 @@ def find_postgres_bindir() -> Path | None:
                    key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
                    else 0)  # fmt: skip
     return found[-1].parent if found else None
-
-
-@contextmanager
-def fresh_schema(base_url: str = POSTGRES_URL) -> Iterator[str]:
-    """A URL whose search_path is a new schema in ``base_url``'s database, dropped afterwards."""
-    schema = f"load_{uuid.uuid4().hex[:12]}"
-    conninfo = base_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # --- the clients ---------------------------------------------------------------------------
@@ -705,9 +675,9 @@ def audit(load: Load, report: Report, database_url: str, workdir: Path) -> Repor
 def scale_out(events: int, clients: int, workdir: Path) -> Report:
     """Two instances (2 workers + 1) on one PostgreSQL database, every worker scheduling."""
     report = Report("scale-out", "postgresql", clients)
-    with fresh_schema() as url:
+    with _database("postgresql", workdir) as url:
         sitrep_cli(url, workdir, "migrate")
-        token = admin_token(url, workdir)
+        token = create_token(server_env(url), workdir)
         scheduling = {"scheduler_enabled": "true", "alert_interval_seconds": "1"}
         first = Server(url, workdir, workers=2, **scheduling)
         second = Server(url, workdir, workers=1, **scheduling)
@@ -739,7 +709,7 @@ def kill_nine(
     report = Report("kill -9" if kill else "steady", backend, clients)
     with _database(backend, workdir) as url:
         sitrep_cli(url, workdir, "migrate")
-        token = admin_token(url, workdir)
+        token = create_token(server_env(url), workdir)
         server = Server(url, workdir, workers=2).start()
         try:
             set_up_mission(server.base_url, token, datetime.now(UTC).date())
@@ -774,7 +744,7 @@ def database_restart(events: int, clients: int, workdir: Path, outage: float) ->
         cluster.start()
         url = cluster.url
         sitrep_cli(url, workdir, "migrate")
-        token = admin_token(url, workdir)
+        token = create_token(server_env(url), workdir)
         server = Server(url, workdir, workers=2).start()
         try:
             set_up_mission(server.base_url, token, datetime.now(UTC).date())
@@ -816,12 +786,20 @@ def database_restart(events: int, clients: int, workdir: Path, outage: float) ->
             during = [a for a in load.attempts if down <= a.started < up]
             after = sorted(a.started + a.seconds for a in load.attempts
                            if a.started >= up and a.status == 201)  # fmt: skip
-            refused = [a for a in during if a.status not in (201, 503)]
+            # Requests served before the database went (201, or a 409 that expected_version
+            # asked for) are fine; what is not: no answer, another 5xx, a 503 that is not the
+            # store-unavailable problem.
+            refused = [
+                a for a in during
+                if a.status == 0 or (a.status >= 500 and a.status != 503)
+                or (a.status == 503 and not a.problem.endswith("/store-unavailable"))
+            ]  # fmt: skip
             report.fault = {
                 "outage_seconds": round(up - down, 2),
                 "answers_during": len(during),
                 "503_during": sum(1 for a in during if a.status == 503),
                 "not_503_problems": len(refused),
+                "statuses_during": dict(Counter(a.status for a in during)),
                 "slowest_answer_during_s": round(max((a.seconds for a in during), default=0), 3),
                 "write_recovery_s": round(after[0] - up, 2) if after else None,
                 "readyz_503_seen": any(s == 503 for t, s in ready if down <= t < up),
@@ -851,8 +829,8 @@ def _database(backend: str, workdir: Path) -> Iterator[str]:
         path = workdir / f"load-{uuid.uuid4().hex[:8]}.db"
         yield f"sqlite:///{path}"
     else:
-        with fresh_schema() as url:
-            yield url
+        with postgres_schema(new_schema_name()) as schema:
+            yield sitrep_url("postgres", workdir, schema)
 
 
 # --- report --------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import posixpath
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from sitrep.settings import Settings
+from tests.processes import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -151,32 +151,12 @@ def _local(argv: list[str]) -> list[str]:
     return [str(local), *argv[1:]]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("0.0.0.0", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(stage: Stage, url: str) -> dict[str, str]:
     """This process's environment without SITREP_*, then the image's ENV, then the database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITREP_")}
     env.update(image_env(stage))
     env["SITREP_DATABASE_URL"] = url  # the image's /data does not exist here
     return env
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"exited with {process.returncode} before answering:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"GET /healthz did not answer within {START_TIMEOUT}s:\n{log.read_text()}")
 
 
 def _run_healthcheck(check: Healthcheck, port: int) -> subprocess.CompletedProcess[str]:
@@ -198,7 +178,7 @@ def test_the_image_start_command_migrates_serves_passes_its_healthcheck_and_stop
     assert start[:2] == ["sitrep", "serve"], start
     assert any("127.0.0.1:8000/healthz" in part for part in check.command), check.command
 
-    port = _free_port()
+    port = free_port("0.0.0.0")
     command = list(start)
     command[command.index("--port") + 1] = str(port)
     # --host 0.0.0.0 is kept as the image has it: inside a container only a listener on all
@@ -217,7 +197,8 @@ def test_the_image_start_command_migrates_serves_passes_its_healthcheck_and_stop
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(process, base, log)
+        wait_until_healthy(process, base, log.read_text, what="the image's command",
+                           timeout=START_TIMEOUT)  # fmt: skip
 
         healthy = _run_healthcheck(check, port)
         assert healthy.returncode == 0, healthy.stderr

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from sitrep.demo import read_timeline
-from tests.sitrep.test_serve import SITREP, START_TIMEOUT, STOP_TIMEOUT, _free_port
+from tests.processes import free_port, wait_until_healthy
+from tests.sitrep.test_serve import SITREP, START_TIMEOUT, STOP_TIMEOUT
 
 ARRIVALS = sum(1 for line in read_timeline() if line.body["type"] == "ContingentArrived")
 
@@ -61,18 +61,8 @@ def running_demo(cwd: Path, port: int) -> Iterator[Demo]:
         )
     demo = Demo(f"http://127.0.0.1:{port}", stdout, stderr)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"sitrep demo exited with {process.returncode}:\n{stderr.read_text()}")
-            try:
-                if httpx.get(f"{demo.base_url}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"sitrep demo did not answer within {START_TIMEOUT}s")
-            time.sleep(0.1)
+        wait_until_healthy(process, demo.base_url, stderr.read_text, what="sitrep demo",
+                           timeout=START_TIMEOUT)  # fmt: skip
         yield demo
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOP_TIMEOUT) in (0, -signal.SIGTERM)
@@ -90,7 +80,7 @@ def _arrivals(client: httpx.Client) -> int:
 
 
 def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     with running_demo(tmp_path, port) as demo, httpx.Client(base_url=demo.base_url) as client:
         assert f"  Dashboard  http://127.0.0.1:{port}/" in demo.lines()
         token = demo.token()

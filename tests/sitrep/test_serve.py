@@ -21,16 +21,11 @@ import httpx
 import pytest
 
 from tests.conftest import arrived, registered
+from tests.processes import free_port, wait_until_healthy
 
 SITREP = Path(sys.executable).with_name("sitrep")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(url: str) -> dict[str, str]:
@@ -59,7 +54,7 @@ class Server:
 
 @contextmanager
 def serving(url: str, cwd: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     log = cwd / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -71,29 +66,13 @@ def serving(url: str, cwd: Path) -> Iterator[Server]:
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:
-        _wait_until_healthy(server)
+        wait_until_healthy(process, server.base_url, server.output, what="sitrep serve",
+                           timeout=START_TIMEOUT)  # fmt: skip
         yield server
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT)
-
-
-def _wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(
-                f"sitrep serve exited with {server.process.returncode} before answering:\n"
-                f"{server.output()}"
-            )
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"GET /healthz did not answer 200 within {START_TIMEOUT}s:\n{server.output()}")
 
 
 def _create_token(url: str, cwd: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from sitrep.deadlines import check_deadlines
 from sitrep.webhooks import Dispatcher, payload, signed_headers
 from tests.alerting import SECRET, THRESHOLDS, Receiver, expected_signature, receiving, review
 from tests.conftest import Clock, append, authorized, make_settings, registered
+from tests.processes import free_port
 
 
 @pytest.fixture
@@ -65,12 +65,6 @@ def rows(store: EventStore) -> list[Any]:
     d = webhook_deliveries
     with store.engine.connect() as conn:
         return list(conn.execute(select(d).order_by(d.c.event_id, d.c.url)).all())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_each_flag_reaches_every_webhook_signed(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -66,13 +70,27 @@ async def _append(
         guard=partial(auth.may_write, principal),
         batch=batch,
     )
+    # Never on the event loop: a batch of a thousand departures, or a commit's flush, would hold
+    # every other request (health checks, reads, webhooks) behind it.
     if store.recorder.name == "sqlite":
-        # SQLite appends are one writer at a time and take a few hundred microseconds: done on
-        # the event loop they cost less than the hop to a worker thread, and queue in arrival
-        # order instead of as a convoy of threads on the writer lock (measured in bench/http.py).
-        return append()
-    # PostgreSQL waits on the network and on the commit's flush: keep the loop free.
+        # SQLite takes one writer at a time anyway: one thread at a time, in arrival order
+        # (anyio's limiter is first come, first served), instead of a convoy of threads queued
+        # on the writer lock.
+        return await anyio.to_thread.run_sync(append, limiter=_sqlite_writer())
     return await run_in_threadpool(append)
+
+
+# A limiter belongs to the event loop it was made on; a server has one (tests make many).
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sqlite_writer() -> anyio.CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    if loop not in _SQLITE_WRITERS:
+        _SQLITE_WRITERS[loop] = anyio.CapacityLimiter(1)
+    return _SQLITE_WRITERS[loop]
 
 
 def _replayed(result: AppendResult) -> dict[str, str] | None:
@@ -137,7 +155,8 @@ def create_router() -> APIRouter:
     ) -> Response:
         """Append a backlog in one transaction: if any event is refused, none is stored."""
         body = await read_json(request, BATCH_LIMIT)
-        events = _parse_batch(store, body)
+        # Validating a thousand events takes tens of milliseconds: off the loop too.
+        events = await run_in_threadpool(_parse_batch, store, body)
         result = _counted(request, await _append(store, principal, events, key, batch=True))
         return _json({"events": [event_json(e) for e in result.events]}, 201, _replayed(result))
 

@@ -17,12 +17,13 @@ from api.openapi import problems
 def create_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
+    # On the event loop, not in the thread pool: busy worker threads must not delay the answer.
     @router.get("/healthz", summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @router.head("/healthz", include_in_schema=False)
-    def healthz_head() -> Response:  # load balancers probe with HEAD
+    async def healthz_head() -> Response:  # load balancers probe with HEAD
         return Response()
 
     @router.get(

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Engine, MetaData, String, Table, select, update
+from sqlalchemy import JSON, Column, Engine, Index, MetaData, String, Table, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from events.catalogue import Role
+from events.errors import SitrepError
 from events.schema import UTCDateTime
 
 metadata = MetaData()
@@ -26,9 +28,29 @@ tokens = Table(
     Column("token_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # A live token's name is what ``recorded_by`` says, so it names one holder; a revoked
+    # token's name may be given again (migration 0005).
+    Index(
+        "uq_tokens_live_name",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
 )
 
 PREFIX = "srp"
+
+
+class TokenNameTaken(SitrepError):
+    """A live (not revoked) token already has the name asked for."""
+
+    title = "Token name taken"
+
+    def __init__(self, name: str, holder: str) -> None:
+        super().__init__(f"token name {name!r} is already held by live token {holder}")
+        self.name = name
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -50,22 +72,39 @@ def _digest(token: str) -> str:
 def create_token(
     engine: Engine, *, role: Role, name: str, scope: Sequence[str] = (), now: datetime
 ) -> tuple[Principal, str]:
-    """Store a new token's hash and return the principal with the token (shown once)."""
+    """Store a new token's hash and return the principal with the token (shown once).
+
+    Raises :class:`TokenNameTaken` when a live token already has ``name``.
+    """
     token_id = secrets.token_hex(6)
     token = f"{PREFIX}_{token_id}_{secrets.token_urlsafe(32)}"
-    with engine.begin() as conn:
-        conn.execute(
-            tokens.insert(),
-            {
-                "id": token_id,
-                "name": name,
-                "role": role.value,
-                "scope": sorted(set(scope)),
-                "token_hash": _digest(token),
-                "created_at": now,
-            },
-        )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                tokens.insert(),
+                {
+                    "id": token_id,
+                    "name": name,
+                    "role": role.value,
+                    "scope": sorted(set(scope)),
+                    "token_hash": _digest(token),
+                    "created_at": now,
+                },
+            )
+    except IntegrityError:
+        # The unique index is the guard (two creators at once both pass any check made
+        # first); which constraint failed is read back rather than parsed from the message.
+        holder = _live_holder(engine, name)
+        if holder is None:
+            raise
+        raise TokenNameTaken(name, holder) from None
     return Principal(token_id, name, role, frozenset(scope)), token
+
+
+def _live_holder(engine: Engine, name: str) -> str | None:
+    query = select(tokens.c.id).where(tokens.c.name == name, tokens.c.revoked_at.is_(None))
+    with engine.connect() as conn:
+        return conn.execute(query).scalar_one_or_none()
 
 
 def authenticate(engine: Engine, token: str) -> Principal | None:

@@ -20,8 +20,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from events import codes
+from events import codes, money
 from events.errors import FieldError, InvalidEvent
 from events.fields import (
     Category,
@@ -48,6 +49,14 @@ from events.fields import (
 )
 
 SCHEMA_VERSION = 1
+
+
+def _too_much(field: str, value: Any, message: str) -> ValidationError:
+    # A model validator's error would name the whole ``data``; this names the field at fault.
+    error = PydanticCustomError("too_much_money", message)
+    return ValidationError.from_exception_data(
+        "bound", [InitErrorDetails(type=error, loc=(field,), input=value)]
+    )
 
 
 # --- data of each event type ---------------------------------------------------------------
@@ -91,6 +100,13 @@ class BudgetRequirementSetData(_Model):
     amount_usd: Money
     period_start: ISODate
     period_end: ISODate
+
+    @field_validator("amount_usd")
+    @classmethod
+    def _bounded(cls, value: Decimal) -> Decimal:
+        if value > money.MAX_USD_PER_EVENT:
+            raise ValueError(f"must not exceed {money.MAX_USD_PER_EVENT:,} US dollars")
+        return value
 
     @model_validator(mode="after")
     def _period(self) -> BudgetRequirementSetData:
@@ -159,11 +175,19 @@ class _FundsData(_Model):
             raise ValueError(
                 f"usd_rate (USD per {self.currency}) is required unless currency is USD"
             )
+        if self.usd() > money.MAX_USD_PER_EVENT:
+            usd = self.currency == "USD"
+            raise _too_much(
+                "amount", self.amount,
+                f"{self.usd():,f} US dollars{'' if usd else ' (amount times usd_rate)'} is "
+                f"more than the {money.MAX_USD_PER_EVENT:,} one event may carry: check the "
+                f"amount{'' if usd else ' and the rate'}",
+            )  # fmt: skip
         return self
 
     def usd(self) -> Decimal:
         """The amount in US dollars at the event's own rate."""
-        return self.amount * (self.usd_rate or Decimal(1))
+        return money.usd_value(self.amount, self.usd_rate)
 
 
 class FundsPledgedData(_FundsData):

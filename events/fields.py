@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -69,6 +70,10 @@ class DeadlineKind(StrEnum):
 # --- field types ---------------------------------------------------------------------------
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Every date an event may carry. A mission fact before 1900 or after 2999 is a typing error,
+#: and the bound keeps every date the read models derive (steps, countdowns, a year's window)
+#: inside the calendar Python can represent.
+EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def _iso_date(value: Any) -> Any:
@@ -78,6 +83,14 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, str) and _ISO_DATE.match(value):
         return value
     raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _in_calendar(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"must be a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+        )
+    return value
 
 
 def _country(value: str) -> str:
@@ -110,7 +123,7 @@ def _plain_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-ISODate = Annotated[date, BeforeValidator(_iso_date)]
+ISODate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_calendar)]
 MissionId = Annotated[str, StringConstraints(pattern=MISSION_PATTERN)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_country)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
@@ -148,26 +161,39 @@ Rate = Annotated[
         {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,12})?$", "examples": ["0.74"]}
     ),
 ]
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, newline and carriage return; DEL and the C1 controls; the bidirectional
+# embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _printable(value: str) -> str:
+def _printable(value: Any) -> Any:
     # PostgreSQL cannot store NUL at all, and no report needs control characters; refusing
-    # them here keeps both backends accepting exactly the same events.
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
+    # them here keeps both backends accepting exactly the same events. Bidirectional
+    # overrides make a name or a note display other than it reads ("Trojan Source"), so a
+    # dashboard or a report would show readers something that was never written.
+    # Run before whitespace is stripped: U+0085 and U+000B count as whitespace and would
+    # otherwise vanish from either end unnoticed.
+    if isinstance(value, str) and (found := _CONTROL.search(value)):
+        raise ValueError(f"must not contain {_describe(found.group())}")
     return value
+
+
+def _describe(character: str) -> str:
+    """``U+202E (RIGHT-TO-LEFT OVERRIDE)``; controls have no name, only their category."""
+    code = f"U+{ord(character):04X}"
+    name = unicodedata.name(character, None)
+    return f"{code} ({name})" if name else f"{code} (a control character)"
 
 
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_printable),
+    BeforeValidator(_printable),
 ]
 LongText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
-    AfterValidator(_printable),
+    BeforeValidator(_printable),
 ]
 ReviewId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")]
 EventId = Annotated[

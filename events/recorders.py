@@ -98,6 +98,65 @@ class WriteTx:
         r = self.recorder
         return [Entry(i, t, v, r.day(o), r.json(d)) for i, t, v, o, d in rows]
 
+    # --- what the rules keep (events.personnel) -------------------------------------------
+
+    def balances(
+        self, stream: str, measure: str, category: str, *, since: date, until: date | None
+    ) -> list[tuple[date, int]]:
+        """A key's balance rows dated from ``since`` and before ``until`` (None: no end)."""
+        p, r = self.p, self.recorder
+        sql = (
+            f"SELECT day, balance FROM personnel_balances WHERE stream = {p} AND measure = {p} "
+            f"AND category = {p} AND day >= {p}"
+        )
+        params: list[Any] = [stream, measure, category, r.day_param(since)]
+        if until is not None:
+            sql += f" AND day < {p}"
+            params.append(r.day_param(until))
+        rows = self._all(sql + " ORDER BY day", params)
+        return [(r.day(d), int(b)) for d, b in rows]
+
+    def balance_before(self, stream: str, measure: str, category: str, day: date) -> int:
+        """The balance at the end of the last date before ``day`` with a row (0 if none)."""
+        p = self.p
+        row = self._one(
+            f"SELECT balance FROM personnel_balances WHERE stream = {p} AND measure = {p} "
+            f"AND category = {p} AND day < {p} ORDER BY day DESC LIMIT 1",
+            (stream, measure, category, self.recorder.day_param(day)),
+        )
+        return 0 if row is None else int(row[0])
+
+    def save_balances(self, rows: Sequence[tuple[str, str, str, date, int]]) -> None:
+        p, r = self.p, self.recorder
+        self.recorder.execute_many(
+            self.dbapi,
+            "INSERT INTO personnel_balances (stream, measure, category, day, balance) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (stream, measure, category, day) "
+            "DO UPDATE SET balance = excluded.balance",
+            [(s, m, c, r.day_param(d), b) for s, m, c, d, b in rows],
+        )
+
+    def amended(self, event_id: str) -> tuple[date, dict[str, Any], bool] | None:
+        """A corrected or retracted event as it now stands: (occurred_on, data, retracted)."""
+        row = self._one(
+            f"SELECT occurred_on, data, retracted FROM amended_events WHERE event_id = {self.p}",
+            (event_id,),
+        )
+        if row is None:
+            return None
+        return self.recorder.day(row[0]), self.recorder.json(row[1]), bool(row[2])
+
+    def save_amended(self, rows: Sequence[tuple[str, str, date, dict[str, Any], bool]]) -> None:
+        p, r = self.p, self.recorder
+        self.recorder.execute_many(
+            self.dbapi,
+            "INSERT INTO amended_events (event_id, stream, occurred_on, data, retracted) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (event_id) DO UPDATE SET "
+            "occurred_on = excluded.occurred_on, data = excluded.data, "
+            "retracted = excluded.retracted",
+            [(i, s, r.day_param(o), r.json_param(d), int(x)) for i, s, o, d, x in rows],
+        )
+
     def events_by_id(self, ids: Sequence[str]) -> list[RecordedEvent]:
         if not ids:
             return []
@@ -252,6 +311,19 @@ class Recorder:
 
     def json(self, value: Any) -> Any:
         raise NotImplementedError
+
+    def json_param(self, value: Any) -> Any:
+        return _text(value)
+
+    def execute_many(self, dbapi: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows) == 1:
+            dbapi.execute(sql, rows[0])
+            return
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
 
     def event(self, row: Sequence[Any]) -> RecordedEvent:
         (
@@ -513,6 +585,9 @@ class PostgresRecorder(Recorder):
 
     def json(self, value: Any) -> Any:
         return value  # psycopg decodes json and jsonb itself
+
+    def json_param(self, value: Any) -> Any:
+        return Jsonb(value, _text)
 
 
 _COPY = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"

@@ -2,12 +2,13 @@
 
 Each rule is a pure function of the stream's *effective* history — every event as it stands after
 the corrections and retractions recorded so far — and the change being made. The store loads
-that history inside its write transaction and calls :func:`check`.
+a mission's own stream and its alerts (short, written by admins and the scheduler) inside its
+write transaction and calls :func:`check`; contingents' date invariant is kept in balances
+instead (:mod:`events.personnel`), so it never reads their history.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -15,10 +16,6 @@ from typing import Any
 
 from events.catalogue import AMENDMENT_TYPES, MANDATE_TYPES
 from events.errors import RuleViolation
-
-# Events that can only add to strength or pledges: they can never break the date invariant,
-# so the store need not load the stream's history for them.
-ADDITIVE_TYPES = frozenset({"PersonnelPledged", "ContingentArrived"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,40 +89,10 @@ def check(stream_kind: str, facts: dict[str, Fact], changed: Fact, *, blame: str
     correction's replacement, ``data.event_id`` for a retraction.
     """
     live = [f for f in facts.values() if not f.retracted]
-    if stream_kind == "contingent":
-        _personnel_never_negative(live, blame)
-    elif stream_kind == "mission":
+    if stream_kind == "mission":
         _mission_history(live, changed, blame)
     elif stream_kind == "alerts":
         _flag_once(live, changed, blame)
-
-
-def _personnel_never_negative(live: list[Fact], blame: str) -> None:
-    # On every date, deployed and pledged personnel per category stay at or above zero. Events
-    # of one date count together, so an arrival and a departure reported for the same day net.
-    signs = {
-        "PersonnelPledged": ("pledged", 1),
-        "PledgeWithdrawn": ("pledged", -1),
-        "ContingentArrived": ("deployed", 1),
-        "ContingentDeparted": ("deployed", -1),
-    }
-    by_key: dict[tuple[str, str], dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    country = ""
-    for fact in live:
-        measure, sign = signs[fact.type]
-        country = fact.data["country"]
-        by_key[(measure, fact.data["category"])][fact.occurred_on] += sign * fact.data["personnel"]
-    for (measure, category), deltas in sorted(by_key.items()):
-        total = 0
-        for day in sorted(deltas):
-            total += deltas[day]
-            if total < 0:
-                raise RuleViolation(
-                    f"{blame}.personnel" if blame != "data.event_id" else blame,
-                    f"{measure} {category} personnel of {country} would fall to {total} on "
-                    f"{day.isoformat()}: not more can leave or be withdrawn than is "
-                    f"{measure} on that date and after",
-                )
 
 
 def _mission_history(live: list[Fact], changed: Fact, blame: str) -> None:
@@ -197,6 +164,43 @@ def _mission_history(live: list[Fact], changed: Fact, blame: str) -> None:
             raise RuleViolation(f"{field}.review_id", f"review {review_id!r} is already completed")
         else:
             completed.add(review_id)
+
+
+def check_flag_names_deadline(mission: list[Fact], data: dict[str, Any]) -> None:
+    """A ``DeadlineFlagged`` names an expiry of one of the mission's live mandate events, or
+    the due date of one of its live scheduled reviews."""
+    due_on, resolution, review_id = data["due_on"], data.get("resolution"), data.get("review_id")
+    if data["deadline"] == "mandate_expiry":
+        if review_id is not None:
+            raise RuleViolation("data.review_id", "a mandate expiry flag names no review")
+        found = [
+            f for f in mission
+            if f.type in ("MandateAuthorized", "MandateRenewed")
+            and _as_date(f.data["expires_on"]) == _as_date(due_on)
+            and resolution in (None, f.data["resolution"])
+        ]  # fmt: skip
+        if not found:
+            named = f" under {resolution}" if resolution is not None else ""
+            raise RuleViolation(
+                "data.due_on", f"the mission has no mandate{named} expiring on {due_on}"
+            )
+        return
+    if resolution is not None:
+        raise RuleViolation("data.resolution", "a review flag names its review, not a resolution")
+    if review_id is None:
+        raise RuleViolation("data.review_id", "a review flag names the review that is due")
+    reviews = [
+        f for f in mission if f.type == "ReviewScheduled" and f.data["review_id"] == review_id
+    ]
+    if not reviews:
+        raise RuleViolation(
+            "data.review_id", f"review {review_id!r} was never scheduled in this mission"
+        )
+    scheduled = reviews[0].data["due_on"]
+    if _as_date(scheduled) != _as_date(due_on):
+        raise RuleViolation(
+            "data.due_on", f"review {review_id!r} is due on {scheduled}, not {due_on}"
+        )
 
 
 def _flag_once(live: list[Fact], changed: Fact, blame: str) -> None:

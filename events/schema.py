@@ -85,3 +85,28 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+#: The balance of pledged or deployed personnel of one category at the end of each date with a
+#: movement, per contingent stream: what the date invariant is checked against (events.personnel).
+#: Derived from the events and kept in the append's transaction; not a read model.
+personnel_balances = Table(
+    "personnel_balances",
+    metadata,
+    Column("stream", String(80), primary_key=True),
+    Column("measure", String(16), primary_key=True),
+    Column("category", String(16), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+#: Each corrected or retracted event as it now stands (its latest replacement, or retracted).
+amended_events = Table(
+    "amended_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("stream", String(80), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("data", Json, nullable=False),
+    Column("retracted", Integer, nullable=False),
+)

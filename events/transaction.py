@@ -1,16 +1,17 @@
 """One append transaction: resolves, checks, numbers and hash-chains events, then inserts them.
 
-It keeps what it has read (stream versions and histories) and what it has added but not yet
-flushed, so the events of one batch see each other and each stream is read at most once.
+It keeps what it has read (stream versions, the personnel balances of events.personnel, the
+small mission and alert histories) and what it has added but not yet flushed, so the events of
+one batch see each other and each thing is read at most once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from events import catalogue, rules
+from events import catalogue, personnel, rules
 from events.catalogue import AMENDMENT_TYPES, CATALOGUE, SCHEMA_VERSION
 from events.envelope import GENESIS_HASH, RecordedEvent, chain_hash, format_instant
 from events.errors import (
@@ -36,9 +37,10 @@ class AppendTransaction:
     recorded: list[RecordedEvent] = field(default_factory=list)
     _versions: dict[str, int] = field(default_factory=dict)
     _histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
-    # The committed part of each history read, for the store to remember once committed.
-    read_histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
     _by_id: dict[str, RecordedEvent] = field(default_factory=dict)
+    # Events amended in this transaction as they now stand, and those not yet written.
+    _amended: dict[str, rules.Fact] = field(default_factory=dict)
+    _amended_unsaved: dict[str, str] = field(default_factory=dict)  # event id -> stream
     _position: int = 0
     _hash: str = GENESIS_HASH
     now: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
@@ -46,6 +48,7 @@ class AppendTransaction:
     _last_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     def __post_init__(self) -> None:
+        self.ledger = personnel.PersonnelLedger(self.tx)
         head = self.tx.head()
         now = self.store.clock()
         if head is not None:
@@ -82,7 +85,9 @@ class AppendTransaction:
             stream, kind_of = catalogue.stream_of(mission, type_, data), type_
 
         if guard is not None:
-            guard(event, kind_of, named.data if named else data)
+            # Authorised before judged: amending an amendment is refused as a rule (422), but
+            # only to whoever may post the event it amends; anyone else gets the 403.
+            guard(event, *self._authority(named, kind_of, data))
 
         current = self._version(stream)
         if event.expected_version is not None and event.expected_version != current:
@@ -150,6 +155,13 @@ class AppendTransaction:
         if self.pending:
             self.tx.insert(self.pending)
             self.pending = []
+        self.ledger.flush()
+        if self._amended_unsaved:
+            self.tx.save_amended(
+                [(i, stream, self._amended[i].occurred_on, self._amended[i].data,
+                  self._amended[i].retracted) for i, stream in self._amended_unsaved.items()]
+            )  # fmt: skip
+            self._amended_unsaved.clear()
         return self.recorded
 
     def lookup(self, event_id: str) -> RecordedEvent | None:
@@ -170,16 +182,36 @@ class AppendTransaction:
         return self._versions[stream]
 
     def _history(self, stream: str) -> list[rules.Entry]:
+        # Only a mission's own stream and its alerts are folded: a few events a month, written
+        # by admins and the scheduler. Contingents, where liaisons write, use the ledger.
         if stream not in self._histories:
-            # Stored history (what this process already read of it, plus what was appended
-            # since: stored events never change) and this transaction's own unflushed events.
-            known = self.store.histories.get(stream)
-            after = known[-1].version if known else 0
-            stored = [*known, *self.tx.history(stream, after_version=after)]
-            self.read_histories[stream] = stored
+            stored = self.tx.history(stream)
             unflushed = [_entry(e) for e in self.pending if e.stream == stream]
             self._histories[stream] = stored + unflushed
         return self._histories[stream]
+
+    def _effective(self, named: RecordedEvent) -> rules.Fact:
+        """An event as its corrections and retraction recorded so far leave it."""
+        if named.id in self._amended:
+            return self._amended[named.id]
+        fact = rules.Fact(named.id, named.type, named.version, named.occurred_on, named.data)
+        found = self.tx.amended(named.id)
+        if found is not None:
+            on, data, retracted = found
+            fact = replace(fact, occurred_on=on, data=data, retracted=retracted)
+        return fact
+
+    def _authority(
+        self, named: RecordedEvent | None, kind_of: str, data: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        """The type and data whose posting rights an event needs (CONTRACT §3)."""
+        if named is None:
+            return kind_of, data
+        if named.type in AMENDMENT_TYPES:
+            original = self.lookup(named.data["event_id"])
+            if original is not None:
+                return original.type, original.data
+        return named.type, named.data
 
     def _replacement(self, event: Any, named: RecordedEvent) -> dict[str, Any]:
         """The correction's replacement ``data``, validated as the named type and normalised."""
@@ -223,28 +255,55 @@ class AppendTransaction:
         named: RecordedEvent | None,
     ) -> None:
         kind = CATALOGUE[kind_of].stream_kind
-        if named is None and (kind == "funding" or type_ in rules.ADDITIVE_TYPES):
-            return  # nothing in the history can forbid these
-        facts = rules.fold(self._history(stream))
         if named is None:
             changed = rules.Fact(event_id, type_, version, event.occurred_on, data)
+            if kind == "contingent":
+                effect = personnel.effect_of(changed)
+                if effect is not None:
+                    self.ledger.move(stream, [effect], country=data["country"], blame="data")
+                return
+            if kind == "funding":
+                return  # nothing in the history can forbid these
+            if kind == "alerts":
+                self._check_flag(event, data)
+            facts = rules.fold(self._history(stream))
             facts[event_id] = changed
-            blame = "data"
+            rules.check(kind, facts, changed, blame="data")
+            return
+        # An amendment is not a fact of its own; check_amendable refuses to amend one.
+        target = self._effective(named)
+        rules.check_amendable(target, type_)
+        if type_ == "EventCorrected":
+            on = event.data.occurred_on or target.occurred_on
+            changed = replace(target, data=data["data"], occurred_on=on)
+            blame = "data.data"
         else:
-            # An amendment is not a fact of its own; check_amendable refuses to amend one.
-            target = facts.get(named.id) or rules.Fact(
-                named.id, named.type, named.version, named.occurred_on, named.data
-            )
-            rules.check_amendable(target, type_)
-            if type_ == "EventCorrected":
-                on = event.data.occurred_on or target.occurred_on
-                changed = replace(target, data=data["data"], occurred_on=on)
-                blame = "data.data"
-            else:
-                changed = replace(target, retracted=True)
-                blame = "data.event_id"
+            changed = replace(target, retracted=True)
+            blame = "data.event_id"
+        if kind == "contingent":
+            undo, redo = personnel.effect_of(target), personnel.effect_of(changed)
+            changes = [] if undo is None else [(*undo[:3], -undo[3])]
+            changes += [] if redo is None else [redo]
+            self.ledger.move(stream, changes, country=named.data["country"], blame=blame)
+        elif kind != "funding":
+            facts = rules.fold(self._history(stream))
             facts[named.id] = changed
-        rules.check(kind, facts, changed, blame=blame)
+            rules.check(kind, facts, changed, blame=blame)
+        self._amended[named.id] = changed
+        self._amended_unsaved[named.id] = stream
+
+    def _check_flag(self, event: Any, data: dict[str, Any]) -> None:
+        """A deadline flag names a deadline its mission has, counted from its own date."""
+        due_on = date.fromisoformat(data["due_on"])
+        days = (due_on - event.occurred_on).days
+        if data["days_remaining"] != days:
+            raise RuleViolation(
+                "data.days_remaining",
+                f"must be due_on - occurred_on = {days} ({data['due_on']} counted from "
+                f"{event.occurred_on.isoformat()})",
+            )
+        mission = rules.fold(self._history(catalogue.mission_stream(event.mission))).values()
+        rules.check_flag_names_deadline([f for f in mission if not f.retracted], data)
 
 
 def _entry(event: RecordedEvent) -> rules.Entry:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from events import money
 from events.envelope import RecordedEvent
 from projections.book import ALL, Book
 from projections.schema import mission_facts
@@ -47,7 +48,8 @@ def effects_of(type_: str, data: dict[str, Any]) -> list[Effect]:
             found.append(("female", key, Decimal(data["female"])))
         return found
     if type_ in FUNDS_MEASURES:
-        usd = Decimal(data["amount"]) * Decimal(data.get("usd_rate") or 1)
+        rate = data.get("usd_rate")
+        usd = money.usd_value(Decimal(data["amount"]), Decimal(rate) if rate else None)
         return [(FUNDS_MEASURES[type_], f"{data['donor']}/{data['channel']}", usd)]
     return []
 
@@ -121,7 +123,7 @@ def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
         )
         return
     for mission, measure, key, on, amount in book.take_effects(named.id):
-        _add(book, mission, measure, key, on, -amount, at)
+        _add(book, mission, measure, key, on, money.CONTEXT.minus(amount), at)
 
 
 def _current_date(book: Book, named: RecordedEvent) -> date:

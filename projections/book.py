@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from events import money
 from events.recorders import Recorder
 
 Key = tuple[str, str, str]  # mission, measure, key
@@ -117,14 +118,14 @@ class Book:
         for j in range(i, len(rows)):
             row = rows[j]
             if row.recorded_from == at:
-                row.total += amount
+                row.total = money.add(row.total, amount)
                 row.changed = row.stored
                 continue
             # The row held until ``at``; a new version holds from then on. A stored version
             # stays as it is: the next version's recorded_from is where it ends.
             if not row.stored:
                 self._insert.append(self._values(k, row))
-            rows[j] = _Row(row.valid_from, row.total + amount, at, stored=False)
+            rows[j] = _Row(row.valid_from, money.add(row.total, amount), at, stored=False)
 
     def _values(self, k: Key, row: _Row) -> tuple[Any, ...]:
         r = self.recorder

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from events import money
 from projections import balances, mandate
 from projections.known import stamp, usd
 
@@ -40,25 +41,25 @@ def fold(totals: dict[tuple[str, str], Decimal], need: Decimal | None, mission: 
         donor, channel = key.split("/")
         name = measure.removesuffix("_usd")
         row = donors.setdefault(donor, {"pledged": zero, "committed": zero, "deposited": zero})
-        row[name] += total
-        channels[channel][name] += total
+        row[name] = money.add(row[name], total)
+        channels[channel][name] = money.add(channels[channel][name], total)
     by_donor = []
     for donor, row in donors.items():
-        outstanding = max(row["pledged"] - row["deposited"], zero)
+        outstanding = max(money.CONTEXT.subtract(row["pledged"], row["deposited"]), zero)
         by_donor.append((donor, row, outstanding))
     by_donor.sort(key=lambda d: (-d[1]["pledged"], d[0]))
-    deposited = sum((r["deposited"] for _, r, _ in by_donor), zero)
+    deposited = money.total(r["deposited"] for _, r, _ in by_donor)
     return {
         "mission": mission,
         "as_of": day.isoformat(),
         "known_at": stamp(known_at),
         "currency": "USD",
-        "pledged": usd(sum((r["pledged"] for _, r, _ in by_donor), zero)),
-        "committed": usd(sum((r["committed"] for _, r, _ in by_donor), zero)),
+        "pledged": usd(money.total(r["pledged"] for _, r, _ in by_donor)),
+        "committed": usd(money.total(r["committed"] for _, r, _ in by_donor)),
         "deposited": usd(deposited),
-        "outstanding": usd(sum((o for _, _, o in by_donor), zero)),
+        "outstanding": usd(money.total(o for _, _, o in by_donor)),
         "requirement": usd(need) if need is not None else None,
-        "coverage": round(float(deposited / need), 6) if need else None,
+        "coverage": money.ratio(deposited, need) if need is not None else None,
         "by_channel": {c: {k: usd(v) for k, v in sums.items()} for c, sums in channels.items()},
         "by_donor": [
             {"donor": donor, "pledged": usd(row["pledged"]), "committed": usd(row["committed"]),

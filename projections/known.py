@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
+from events import money
 from events.envelope import format_instant
-
-CENT = Decimal("0.01")
 
 
 def stamp(value: datetime) -> str:
@@ -15,5 +14,5 @@ def stamp(value: datetime) -> str:
 
 
 def usd(value: Decimal) -> str:
-    """US dollars to the cent, as a decimal string."""
-    return str(value.quantize(CENT, rounding=ROUND_HALF_EVEN))
+    """US dollars to the cent, as a decimal string (in the one money context)."""
+    return money.cents(value)

@@ -30,7 +30,11 @@ def token_create(
     ] = "",
     name: Annotated[
         str | None,
-        typer.Option("--name", help="Who holds the token; default ROLE-<random>."),
+        typer.Option(
+            "--name",
+            help="Who holds the token (events record it as recorded_by), unique among "
+            "tokens not revoked; default ROLE-<random>.",
+        ),
     ] = None,
 ) -> None:
     """Create an API token and print it alone on the last line (it is shown only once)."""
@@ -40,9 +44,16 @@ def token_create(
             codes_ = _scope(scope, role, settings)
             holder = _name(name, role)
             with migrated_engine(settings) as engine:
-                principal, token = tokens.create_token(
-                    engine, role=role, name=holder, scope=codes_, now=datetime.now(UTC)
-                )
+                try:
+                    principal, token = tokens.create_token(
+                        engine, role=role, name=holder, scope=codes_, now=datetime.now(UTC)
+                    )
+                except tokens.TokenNameTaken as exc:
+                    raise Failure(
+                        f"a live token is already named {exc.name!r} (id {exc.holder}): choose "
+                        f"another --name, or revoke that one first (sitrep token revoke "
+                        f"{exc.holder})"
+                    ) from None
     log.info("created token %s (%s, %s)", principal.token_id, principal.role, principal.name)
     shown_scope = ",".join(sorted(principal.scope)) or "none"
     typer.echo(

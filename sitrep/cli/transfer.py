@@ -9,18 +9,22 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
 
-from events.errors import InvalidEvent, SitrepError, StoreUnavailable
-from events.store import EventStore
+from events.envelope import format_instant
+from events.errors import FieldError, InvalidEvent, SitrepError, StoreUnavailable
+from events.store import EventStore, Preserved
 from events.transfer import read_jsonl, write_jsonl
 from sitrep.cli.common import Failure, first_line, load_settings, opened_store, plural, reported
 
 STDIO = "-"
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
+#: How far ahead of this machine's clock an imported ``recorded_at`` may be.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 # --- export --------------------------------------------------------------------------------
@@ -148,8 +152,24 @@ class _Reading:
                 return
             except OSError as exc:
                 raise Failure(f"cannot read the file: {exc.strerror or exc}") from None
+            self._not_from_the_future(item[1], store.clock())
             self.parsing = False
             yield item
+
+    def _not_from_the_future(self, kept: Preserved, now: datetime) -> None:
+        # Recorded times only move forward, so one instant from the future would stamp every
+        # later append with it: an export holds only instants that have already happened.
+        if kept.recorded_at > now + CLOCK_SKEW:
+            raise InvalidEvent(
+                [
+                    FieldError(
+                        f"line {self.line}.recorded_at",
+                        f"{format_instant(kept.recorded_at)} is later than now "
+                        f"({format_instant(now)}, allowing {CLOCK_SKEW.total_seconds():.0f} s "
+                        "of clock skew); an export holds only what was already stored",
+                    )
+                ]
+            )
 
     def locate(self, exc: SitrepError) -> Exception:
         """The store's error, naming the line it was about (unless the parser already did)."""

@@ -9,7 +9,16 @@ import httpx
 import pytest
 
 from tests.api.conftest import Api, open_api
-from tests.conftest import Clock, arrived, body, corrected, departed, deposit, registered
+from tests.conftest import (
+    Clock,
+    arrived,
+    authorized,
+    body,
+    corrected,
+    departed,
+    deposit,
+    registered,
+)
 
 ENVELOPE = {"id", "mission", "type", "stream", "version", "position", "occurred_on",
             "recorded_at", "recorded_by", "data", "source", "notes", "hash"}  # fmt: skip
@@ -147,6 +156,9 @@ async def test_roles_and_scopes(haiti: Api) -> None:
         },
     )
     assert_problem(await haiti.post("admin", flag), 403, "forbidden")
+    # A flag must name a deadline the mission has.
+    assert_problem(await haiti.post("system", flag), 422, "rule-violation")
+    assert (await haiti.post("admin", authorized())).status_code == 201
     assert (await haiti.post("system", flag)).status_code == 201
     assert (
         await haiti.post("kenya", deposit("10", donor="EU", currency="EUR", usd_rate="1.1"))
@@ -164,6 +176,19 @@ async def test_amendments_take_the_named_events_permissions(haiti: Api) -> None:
     rename = corrected(reg["id"], {"name": "MSS", "lead_country": "KEN", "host_country": "HTI"})
     assert_problem(await haiti.post("kenya", rename), 403, "forbidden")
     assert (await haiti.post("admin", rename)).status_code == 201
+
+
+async def test_amending_an_amendment_is_authorised_before_it_is_judged(haiti: Api) -> None:
+    ken = (await haiti.post("kenya", arrived(400))).json()
+    fix = corrected(ken["id"], {"country": "KEN", "personnel": 200, "category": "police"})
+    correction = (await haiti.post("kenya", fix)).json()
+    undo = {"event_id": correction["id"], "reason": "wrong"}
+    retraction = body("EventRetracted", "2024-07-02", undo)
+    # Jamaica may not touch Kenya's reports at all: 403, not the rule's 422.
+    assert_problem(await haiti.post("jamaica", retraction), 403, "forbidden")
+    # Kenya may, and is told why not: a correction is amended through its original.
+    problem = assert_problem(await haiti.post("kenya", retraction), 422, "rule-violation")
+    assert "amend the original event instead" in problem["errors"][0]["message"]
 
 
 async def test_auth_errors(haiti: Api) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -282,23 +283,75 @@ def test_review_rules(store: EventStore) -> None:
         append(store, done)
 
 
+def flag_body(on: str = "2024-07-04", **data: Any) -> dict[str, Any]:
+    fields = {
+        "deadline": "mandate_expiry",
+        "due_on": "2024-10-02",
+        "days_remaining": 90,
+        "threshold_days": 90,
+        "resolution": "S/RES/2699 (2023)",
+        **data,
+    }
+    return body("DeadlineFlagged", on, {k: v for k, v in fields.items() if v is not None})
+
+
 def test_deadline_flag_once_per_threshold(store: EventStore) -> None:
-    append(store, registered())
-    flag = body(
-        "DeadlineFlagged",
-        "2024-07-04",
-        {
-            "deadline": "mandate_expiry",
-            "due_on": "2024-10-02",
-            "days_remaining": 90,
-            "threshold_days": 90,
-            "resolution": "S/RES/2699 (2023)",
-        },
-    )
+    append(store, registered(), authorized())
+    flag = flag_body()
     (stored,) = append(store, flag)
     assert stored.stream == "alerts:mss-haiti"
     with pytest.raises(RuleViolation, match="already flagged"):
         append(store, flag)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"days_remaining": 89}, "data.days_remaining", "must be due_on - occurred_on = 90"),
+        ({"due_on": "2024-10-03", "days_remaining": 91}, "data.due_on", "no mandate under"),
+        ({"resolution": "S/RES/2751 (2024)"}, "data.due_on", "no mandate under S/RES/2751"),
+        ({"review_id": "sg-report-1"}, "data.review_id", "names no review"),
+        ({"deadline": "review_due", "resolution": None}, "data.review_id", "names the review"),
+        (
+            {"deadline": "review_due", "resolution": None, "review_id": "nope"},
+            "data.review_id",
+            "never scheduled",
+        ),
+        (
+            {"deadline": "review_due", "resolution": None, "review_id": "sg-1",
+             "due_on": "2024-10-03", "days_remaining": 91},
+            "data.due_on",
+            "is due on 2024-10-02",
+        ),
+    ],
+)  # fmt: skip
+def test_a_deadline_flag_names_a_deadline_the_mission_has(
+    store: EventStore, changes: dict[str, Any], field: str, message: str
+) -> None:
+    review = body(
+        "ReviewScheduled",
+        "2024-01-10",
+        {"review_id": "sg-1", "body": "secretary_general", "due_on": "2024-10-02",
+         "title": "Report of the Secretary-General"},
+    )  # fmt: skip
+    append(store, registered(), authorized(), review)
+    with pytest.raises(RuleViolation, match=message) as refused:
+        append(store, flag_body(**changes))
+    assert refused.value.errors[0].field == field
+    assert not store.read(type="DeadlineFlagged").events
+    # The same flags, right, are taken: an expiry, and the review due the same day.
+    append(store, flag_body())
+    append(store, flag_body(deadline="review_due", resolution=None, review_id="sg-1"))
+    # A retracted mandate no longer has its deadline.
+    (renewal,) = append(store, body(
+        "MandateRenewed", "2024-09-30",
+        {"resolution": "S/RES/2751 (2024)", "expires_on": "2025-10-02"},
+    ))  # fmt: skip
+    append(store, body("EventRetracted", "2024-10-01",
+                       {"event_id": renewal.id, "reason": "not adopted"}))  # fmt: skip
+    with pytest.raises(RuleViolation, match="no mandate under S/RES/2751"):
+        append(store, flag_body(on="2025-07-04", due_on="2025-10-02",
+                                resolution="S/RES/2751 (2024)"))  # fmt: skip
 
 
 def test_clock_is_injected(store: EventStore, clock: Clock) -> None:

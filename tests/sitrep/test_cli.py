@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from typer.testing import CliRunner, Result
 from api import tokens
 from api.tokens import authenticate
 from events.catalogue import Role
+from events.envelope import format_instant
 from events.store import EventStore
 from sitrep.cli import app
 from sitrep.database import alembic_config, is_current, make_engine, open_store
@@ -232,6 +234,42 @@ def test_token_create_refuses_an_unknown_role(database_url: str) -> None:
     assert result.stdout == ""
 
 
+def test_token_create_refuses_a_name_a_live_token_holds(database_url: str) -> None:
+    first = sitrep(database_url, "token", "create", "--role", "reader", "--name", "desk")
+    assert first.exit_code == 0, first.output
+    holder = first.stdout.splitlines()[-1].split("_")[1]
+
+    again = sitrep(database_url, "token", "create", "--role", "admin", "--name", " desk ")
+    assert again.exit_code == 1
+    assert one_error_line(again) == (
+        f"error: a live token is already named 'desk' (id {holder}): choose another --name, "
+        f"or revoke that one first (sitrep token revoke {holder})"
+    )
+    assert again.stdout == ""
+    assert [info.name for info in listed_tokens(database_url)] == ["desk"]
+
+    # Once revoked, the name is free again; recorded_by then names the new holder.
+    assert sitrep(database_url, "token", "revoke", holder).exit_code == 0
+    reused = sitrep(database_url, "token", "create", "--role", "admin", "--name", "desk")
+    assert reused.exit_code == 0, reused.output
+    found = listed_tokens(database_url)
+    assert [(info.name, info.revoked_at is None) for info in found] == [
+        ("desk", False),
+        ("desk", True),
+    ]
+    refused = sitrep(database_url, "token", "create", "--role", "admin", "--name", "desk")
+    assert refused.exit_code == 1
+    assert found[1].token_id in one_error_line(refused)
+
+
+def listed_tokens(url: str) -> list[tokens.TokenInfo]:
+    engine = make_engine(make_settings(url))
+    try:
+        return tokens.list_tokens(engine)
+    finally:
+        engine.dispose()
+
+
 def test_console_script_prints_the_token_last(tmp_path: Path) -> None:
     script = Path(sys.executable).parent / "sitrep"
     url = f"sqlite:///{tmp_path}/script.db"
@@ -379,6 +417,49 @@ def test_import_refuses_an_id_stored_with_other_content(
     line = one_error_line(result)
     assert "line 3" in line and records[2]["id"] in line
     assert chain(database_url) == before
+
+
+def test_import_refuses_a_recorded_at_from_the_future(
+    database_url: str, second_url: str, seeded: list[Any], tmp_path: Path
+) -> None:
+    # Recorded times only move forward: one line from 2099 would stamp every later append 2099.
+    records = exported_lines(database_url)
+    records[3]["recorded_at"] = records[4]["recorded_at"] = "2099-01-01T00:00:00.000000Z"
+    future = write_lines(tmp_path / "future.jsonl", records)
+
+    result = sitrep(second_url, "import", str(future))
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith(
+        "error: line 4.recorded_at: 2099-01-01T00:00:00.000000Z is later than now ("
+    ), line
+    assert "60 s of clock skew" in line
+    assert result.stdout == ""
+    assert chain(second_url) == []
+
+
+@pytest.mark.parametrize(("ahead", "accepted"), [(30, True), (120, False)])
+def test_import_allows_a_minute_of_clock_skew(
+    database_url: str,
+    second_url: str,
+    seeded: list[Any],
+    tmp_path: Path,
+    ahead: int,
+    accepted: bool,
+) -> None:
+    records = exported_lines(database_url)
+    soon = datetime.now(UTC) + timedelta(seconds=ahead)
+    records[-1]["recorded_at"] = format_instant(soon)
+    written = write_lines(tmp_path / "skewed.jsonl", records)
+
+    result = sitrep(second_url, "import", str(written))
+    if accepted:
+        assert result.exit_code == 0, result.output
+        assert chain(second_url)[-1][4] == soon
+    else:
+        assert result.exit_code == 1
+        assert one_error_line(result).startswith(f"error: line {len(records)}.recorded_at: ")
+        assert chain(second_url) == []
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,18 @@ one. The test then watches a new event arrive without a reload, changes the as-o
 known-at instant and sees the figures change (the Kenyan 400 → 200 correction), and saves
 screenshots under ``test-artifacts/`` (``SITREP_TEST_ARTIFACTS`` to put them elsewhere).
 
-It needs Debian's ``chromium`` and ``chromium-driver`` packages; without them it is skipped,
-unless ``SITREP_TEST_REQUIRE_BROWSER=1`` (set by CI in ``.ci/run``) makes that a failure.
+It needs ``chromium`` and ``chromedriver`` on ``PATH`` (Debian's ``chromium`` and
+``chromium-driver`` packages); without either it is skipped, naming what is missing, unless
+``SITREP_TEST_REQUIRE_BROWSER=1`` (set by CI in ``.ci/run``) makes that a failure.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,8 @@ from tests.conftest import make_settings
 from tests.sitrep.test_serve import serving
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+#: The programs the test drives, each with the Debian package that installs it.
+PROGRAMS = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 WAIT_SECONDS = 20.0
 
 
@@ -40,33 +43,53 @@ def _artifacts() -> Path:
     return folder
 
 
-def _browser_or_skip(programs: tuple[str, ...] = (CHROMIUM, CHROMEDRIVER)) -> None:
-    missing = [path for path in programs if not shutil.which(path)]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package (pip install -e '.[dev]')")
-    if not missing:
-        return
-    reason = (
-        f"no headless browser: {', '.join(missing)} missing "
-        "(apt-get install chromium chromium-driver)"
-    )
-    if os.environ.get("SITREP_TEST_REQUIRE_BROWSER"):
+@dataclass(frozen=True)
+class Browser:
+    """Where the headless browser and its driver were found."""
+
+    chromium: str
+    chromedriver: str
+
+
+def _browser_or_skip(
+    search_path: str | None = None,
+    *,
+    required: bool | None = None,
+    selenium: bool | None = None,
+) -> Browser:
+    """Chromium and chromedriver as found on ``search_path`` (default ``PATH``), else a skip
+    naming exactly what is missing (a failure when a browser is required)."""
+    found = {program: shutil.which(program, path=search_path) for program in PROGRAMS}
+    absent = [program for program, where in found.items() if where is None]
+    if selenium is None:
+        selenium = importlib.util.find_spec("selenium") is not None
+    if required is None:
+        required = bool(os.environ.get("SITREP_TEST_REQUIRE_BROWSER"))
+    problems = []
+    if absent:
+        verb = "is" if len(absent) == 1 else "are"
+        packages = " ".join(PROGRAMS[program] for program in absent)
+        problems.append(f"{' and '.join(absent)} {verb} not on PATH (apt-get install {packages})")
+    if not selenium:
+        problems.append("the selenium package is not installed (pip install -e '.[dev]')")
+    if not problems:
+        return Browser(chromium=str(found["chromium"]), chromedriver=str(found["chromedriver"]))
+    reason = f"no headless browser: {'; '.join(problems)}"
+    if required:
         pytest.fail(f"{reason}, and SITREP_TEST_REQUIRE_BROWSER is set")
     pytest.skip(reason)
 
 
 @pytest.fixture
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    _browser_or_skip()
+    found = _browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     # Never let Selenium Manager look for (or download) another browser or driver.
     monkeypatch.setenv("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = found.chromium
     for argument in (
         "--headless=new",
         "--no-sandbox",  # CI runs as root in a container
@@ -76,7 +99,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=Service(found.chromedriver))
     driver.set_page_load_timeout(WAIT_SECONDS)
     try:
         yield driver
@@ -222,11 +245,51 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
     assert shot.stat().st_size > 10_000
 
 
-def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    absent = ("/nowhere/chromium", CHROMEDRIVER)
-    monkeypatch.delenv("SITREP_TEST_REQUIRE_BROWSER", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="/nowhere/chromium missing"):
-        _browser_or_skip(absent)
-    monkeypatch.setenv("SITREP_TEST_REQUIRE_BROWSER", "1")
-    with pytest.raises(pytest.fail.Exception, match="SITREP_TEST_REQUIRE_BROWSER is set"):
-        _browser_or_skip(absent)
+BOTH_MISSING = (
+    "chromium and chromedriver are not on PATH (apt-get install chromium chromium-driver)"
+)
+
+
+def _fake_programs(folder: Path, *programs: str) -> str:
+    """A search path holding executable stand-ins for ``programs`` and nothing else."""
+    folder.mkdir()
+    for program in programs:
+        fake = folder / program
+        fake.write_text("#!/bin/sh\nexit 1\n")
+        fake.chmod(0o755)
+    return str(folder)
+
+
+@pytest.mark.parametrize(
+    ("present", "missing"),
+    [
+        ((), BOTH_MISSING),
+        (("chromedriver",), "chromium is not on PATH (apt-get install chromium)"),
+        (("chromium",), "chromedriver is not on PATH (apt-get install chromium-driver)"),
+    ],
+    ids=["neither", "only-chromedriver", "only-chromium"],
+)
+def test_a_missing_browser_skips_unless_required(
+    tmp_path: Path, present: tuple[str, ...], missing: str
+) -> None:
+    # Whatever this machine has installed: the search path holds only the named stand-ins.
+    search = _fake_programs(tmp_path / "bin", *present)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        _browser_or_skip(search, required=False, selenium=True)
+    assert str(skipped.value) == f"no headless browser: {missing}"
+    with pytest.raises(pytest.fail.Exception, match="SITREP_TEST_REQUIRE_BROWSER is set") as failed:
+        _browser_or_skip(search, required=True, selenium=True)
+    assert missing in str(failed.value)
+
+
+def test_a_browser_on_the_path_is_used(tmp_path: Path) -> None:
+    search = _fake_programs(tmp_path / "bin", "chromium", "chromedriver")
+    for required in (False, True):
+        found = _browser_or_skip(search, required=required, selenium=True)
+        assert found == Browser(f"{search}/chromium", f"{search}/chromedriver")
+
+
+def test_a_missing_selenium_is_named_too(tmp_path: Path) -> None:
+    search = _fake_programs(tmp_path / "bin", "chromium", "chromedriver")
+    with pytest.raises(pytest.skip.Exception, match=r"^no headless browser: the selenium package"):
+        _browser_or_skip(search, required=False, selenium=False)

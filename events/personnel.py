@@ -1,0 +1,157 @@
+"""The personnel balances the date invariant needs, kept per stream, measure and category.
+
+CONTRACT §3: on every date, pledged and deployed personnel per country and category stay at or
+above zero. Checking that by folding a contingent's whole history made a departure in a stream
+of 10,000 events append at 5 % of the rate of an arrival, under the append lock. Instead the
+store keeps, in ``personnel_balances``, the balance at the end of every date that has a
+movement (``rules.Fact`` effects summed in date order), updated in the append's own transaction:
+a change dated D moves the balance of D and of every later date with a row, and is allowed
+when none of those goes below zero. A check reads the rows from D on (one per later date with
+a movement, usually a handful), never the stream's events, and costs the same at the 10th
+event as at the 100,000th. ``amended_events`` keeps each corrected or retracted event as it
+now stands, so an amendment finds its target's effect without folding the stream either.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from events.errors import RuleViolation
+from events.rules import Entry, Fact, fold
+
+if TYPE_CHECKING:
+    from events.recorders import WriteTx
+
+#: What a contingent event moves: (measure, sign).
+MOVES: dict[str, tuple[str, int]] = {
+    "PersonnelPledged": ("pledged", 1),
+    "PledgeWithdrawn": ("pledged", -1),
+    "ContingentArrived": ("deployed", 1),
+    "ContingentDeparted": ("deployed", -1),
+}
+
+Key = tuple[str, str, str]  # stream, measure, category
+Effect = tuple[str, str, date, int]  # measure, category, day, signed personnel
+
+
+def effect_of(fact: Fact) -> Effect | None:
+    """What a live contingent fact adds to which balance, or None (retracted, not a move)."""
+    move = MOVES.get(fact.type)
+    if move is None or fact.retracted:
+        return None
+    measure, sign = move
+    return measure, fact.data["category"], fact.occurred_on, sign * fact.data["personnel"]
+
+
+@dataclass
+class _Balances:
+    """One key's rows from ``since`` on, as this transaction sees them."""
+
+    since: date | None = None  # rows dated on or after it are loaded; None: none yet
+    before: int = 0  # the balance at the end of the last date before ``since``
+    days: list[date] = field(default_factory=list)
+    totals: dict[date, int] = field(default_factory=dict)
+    changed: set[date] = field(default_factory=set)
+
+
+class PersonnelLedger:
+    """The balances one append transaction reads and changes; written back by :meth:`flush`."""
+
+    def __init__(self, tx: WriteTx) -> None:
+        self.tx = tx
+        self._keys: dict[Key, _Balances] = {}
+
+    def move(self, stream: str, changes: Iterable[Effect], *, country: str, blame: str) -> None:
+        """Apply a fact's effects (an undo is a negative one) and check the invariant.
+
+        Raises :class:`RuleViolation` when a balance on a changed date or after it falls below
+        zero; the transaction is then rolled back whole, so nothing here needs undoing.
+        """
+        touched: dict[tuple[str, str], date] = {}
+        for measure, category, day, delta in changes:
+            if delta == 0:
+                continue
+            self._add((stream, measure, category), day, delta)
+            if delta < 0:
+                k = (measure, category)
+                touched[k] = min(day, touched.get(k, day))
+        for (measure, category), since in sorted(touched.items()):
+            found = self._first_negative((stream, measure, category), since)
+            if found is not None:
+                day, total = found
+                raise RuleViolation(
+                    f"{blame}.personnel" if blame != "data.event_id" else blame,
+                    f"{measure} {category} personnel of {country} would fall to {total} on "
+                    f"{day.isoformat()}: not more can leave or be withdrawn than is "
+                    f"{measure} on that date and after",
+                )
+
+    def flush(self) -> None:
+        rows: list[tuple[str, str, str, date, int]] = []
+        for (stream, measure, category), b in self._keys.items():
+            rows.extend((stream, measure, category, d, b.totals[d]) for d in sorted(b.changed))
+            b.changed.clear()
+        if rows:
+            self.tx.save_balances(rows)
+
+    # --- one key's rows -------------------------------------------------------------------
+
+    def _load(self, key: Key, day: date) -> _Balances:
+        b = self._keys.setdefault(key, _Balances())
+        if b.since is not None and day >= b.since:
+            return b
+        stream, measure, category = key
+        rows = self.tx.balances(stream, measure, category, since=day, until=b.since)
+        b.before = self.tx.balance_before(stream, measure, category, day)
+        b.days[:0] = [d for d, _ in rows]
+        b.totals.update(rows)
+        b.since = day
+        return b
+
+    def _add(self, key: Key, day: date, delta: int) -> None:
+        b = self._load(key, day)
+        i = bisect.bisect_left(b.days, day)
+        if i == len(b.days) or b.days[i] != day:
+            b.totals[day] = b.totals[b.days[i - 1]] if i > 0 else b.before
+            b.days.insert(i, day)
+        for d in b.days[i:]:
+            b.totals[d] += delta
+            b.changed.add(d)
+
+    def _first_negative(self, key: Key, since: date) -> tuple[date, int] | None:
+        b = self._load(key, since)
+        for d in b.days[bisect.bisect_left(b.days, since) :]:
+            if b.totals[d] < 0:
+                return d, b.totals[d]
+        return None
+
+
+def derive(entries: Iterable[Entry]) -> tuple[list[tuple[str, str, date, int]], dict[str, Fact]]:
+    """One contingent stream's balance rows and amended facts, folded from its history.
+
+    The reference the ledger is kept equal to: the migration fills the tables with it, and the
+    tests compare the tables with it after random histories.
+    """
+    entries = list(entries)
+    facts = fold(entries)
+    amended_ids = {
+        e.data["event_id"] for e in entries if e.type in ("EventCorrected", "EventRetracted")
+    }
+    deltas: dict[tuple[str, str], dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for fact in facts.values():
+        effect = effect_of(fact)
+        if effect is not None:
+            measure, category, day, delta = effect
+            deltas[(measure, category)][day] += delta
+    rows = []
+    for (measure, category), by_day in sorted(deltas.items()):
+        running = 0
+        for day in sorted(by_day):
+            running += by_day[day]
+            rows.append((measure, category, day, running))
+    return rows, {i: facts[i] for i in amended_ids if i in facts}

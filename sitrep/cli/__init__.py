@@ -8,9 +8,8 @@ the user can cause ends in a traceback.
 from __future__ import annotations
 
 import logging
-import sys
 from enum import StrEnum
-from typing import IO, Annotated
+from typing import Annotated
 
 import typer
 
@@ -40,31 +39,6 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted (test runners swap it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> IO[str]:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: IO[str]) -> None:
-        pass
-
-
-def _configure_logging(verbose: bool, log_format: str = "text") -> None:
-    # basicConfig does nothing when the root logger already has handlers (an embedding
-    # program, or a test runner), so this configures logging once per process at most.
-    handler = _StderrHandler()
-    handler.setFormatter(logs.formatter(log_format))
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
-    # APScheduler logs every run of every job at INFO: every few seconds for webhook delivery.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 @app.callback()
 def _root(
     verbose: Annotated[
@@ -79,7 +53,7 @@ def _root(
     ] = LogFormat.TEXT,
 ) -> None:  # fmt: skip
     """Settings come from SITREP_* environment variables and a .env file."""
-    _configure_logging(verbose, log_format.value)
+    logs.configure(logging.INFO if verbose else logging.WARNING, log_format.value)
 
 
 # --- the commands, in the order `sitrep --help` lists them -------------------------------------

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from events.errors import InvalidEvent, SitrepError, StoreUnavailable
 from events.store import EventStore
+from sitrep import logs
 from sitrep.database import make_engine, migrate, open_store
 from sitrep.settings import Settings
 
@@ -42,14 +43,15 @@ def _where(settings: Settings | None) -> str:
     if settings is None:
         return "the database"
     try:
-        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        make_url(settings.database_url)
     except ArgumentError:
-        return "the database"
-    return f"the database at {url}"
+        return "the database"  # not a URL: the text is not echoed, it may hold a password
+    return f"the database at {logs.shown_url(settings.database_url)}"
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    # Redacted like the logs: driver and settings errors may quote a URL or a password.
+    typer.echo(f"error: {logs.redact(message)}", err=True)
     return typer.Exit(1)
 
 

@@ -22,10 +22,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.append
+	$(BIN)/python -m bench.stall
 	$(BIN)/python -m bench.faults
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.append --quick
+	$(BIN)/python -m bench.stall --quick
 	$(BIN)/python -m bench.faults --quick
 
 demo: $(STAMP)

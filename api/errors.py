@@ -77,10 +77,34 @@ class MethodNotAllowed(RequestProblem):
     title = "Method not allowed"
 
 
+class RequestTimeout(RequestProblem):
+    """The request head or body did not arrive in time (answered by the server, not a route)."""
+
+    title = "Request timeout"
+
+
+class RequestLineTooLong(RequestProblem):
+    title = "Request line too long"
+
+
+class HeadersTooLarge(RequestProblem):
+    title = "Header fields too large"
+
+
+class TooManyEventStreams(RequestProblem):
+    title = "Too many event streams"
+
+
 class InvalidRequest(InvalidEvent):
     """Query, path or header values that do not fit (the body's event has its own class)."""
 
     title = "Invalid request"
+
+
+class MalformedHeader(InvalidRequest):
+    """A header whose value cannot be read at all (``Last-Event-ID: ²``)."""
+
+    title = "Malformed header"
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,8 @@ PROBLEMS: list[tuple[type[Exception], ProblemType]] = [
     (RuleViolation, ProblemType("rule-violation", 422, "Rule violation",
         "The event is well formed but the history of its stream does not allow it, e.g. a "
         "departure larger than the strength on its date. Nothing was appended.")),
+    (MalformedHeader, ProblemType("malformed-header", 400, "Malformed header",
+        "A request header's value cannot be read; `errors` names the header.")),
     (InvalidRequest, ProblemType("invalid-request", 422, "Invalid request",
         "A query parameter, path segment or header has a value that does not fit.")),
     (InvalidEvent, ProblemType("invalid-event", 422, "Invalid event",
@@ -137,6 +163,16 @@ PROBLEMS: list[tuple[type[Exception], ProblemType]] = [
     (RouteNotFound, ProblemType("not-found", 404, "Not found", "No such path.")),
     (MethodNotAllowed, ProblemType("method-not-allowed", 405, "Method not allowed",
         "The path exists but not with this method.")),
+    (RequestTimeout, ProblemType("request-timeout", 408, "Request timeout",
+        "The request's header fields or its body did not arrive in time; the connection was "
+        "closed. Send the request again.")),
+    (RequestLineTooLong, ProblemType("request-line-too-long", 414, "Request line too long",
+        "The request line (method, path and query) is longer than the server accepts.")),
+    (HeadersTooLarge, ProblemType("headers-too-large", 431, "Header fields too large",
+        "The request's header fields together are larger than the server accepts.")),
+    (TooManyEventStreams, ProblemType("too-many-streams", 503, "Too many event streams",
+        "This server process has as many event streams open as it allows; retry after "
+        "`Retry-After` seconds, or read `GET /v1/events?after=` meanwhile.")),
     (Exception, ProblemType("internal-error", 500, "Internal error",
         "Something failed inside the server; it was logged with the request id.")),
 ]  # fmt: skip

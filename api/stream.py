@@ -4,6 +4,10 @@ Each message is ``id: <position>``, ``event: event`` and ``data: <the stored eve
 the same object ``GET /v1/events`` lists. A client resumes with ``Last-Event-ID`` (which
 ``EventSource`` sends by itself on reconnecting) or ``?after=``.
 
+A process serves at most ``max_streams`` streams at once (``SITREP_MAX_EVENT_STREAMS``); the
+next is a 503 problem with ``Retry-After``. A reader that accepts nothing for ``send_timeout``
+seconds is dropped with one INFO line.
+
 The stream polls the store rather than hooking the append path, so it also sees events appended
 by other workers, other instances and the CLI. Positions are assigned in commit order (the
 store's append lock is held through the commit), so reading ``position > cursor`` never skips
@@ -14,19 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from api.deps import ReaderDep, StoreDep
-from api.errors import InvalidRequest
+from api.errors import MalformedHeader, TooManyEventStreams
 from api.openapi import problems
 from api.schemas import event_json
 from events.envelope import RecordedEvent
@@ -39,12 +46,19 @@ log = logging.getLogger(__name__)
 # Read at request time, so tests can shorten them.
 POLL_SECONDS = 0.5
 PING_SECONDS = 15.0
-# A client that takes this long to accept one message (a frozen tab, a full TCP window) is
-# dropped instead of holding its task and buffers forever.
-SEND_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_GRACE_SECONDS = 2.0
+REFUSAL_LOG_SECONDS = 60.0
 PAGE = 100
 MAX_POSITION = 2**63 - 1
+# ASCII digits only: str.isdigit() accepts "²", which int() refuses (that was a 500), and
+# int() reads "١٢" as 12; an id sitrep sent is never either.
+_POSITION = re.compile(r"[0-9]{1,19}")
+
+#: An ASGI scope extension a server may offer (``sitrep.http_server`` does): ``{"drop": f}``,
+#: where ``f()`` closes the connection at once, discarding what is still buffered for it.
+#: Without it a dropped reader's connection is left to the server, which logs the response as
+#: unfinished and closes it once its buffered bytes are sent.
+DROP_CONNECTION = "sitrep.drop_connection"
 
 EXAMPLE = (
     "id: 42\nevent: event\n"
@@ -62,6 +76,9 @@ class Tail:
 
     def __init__(self) -> None:
         self.open = 0  # streams now open
+        self.admitted = 0  # streams answered or being answered: what the cap counts
+        self._refused = 0  # since the last warning
+        self._warned_at = float("-inf")
         self._head = 0
         self._read_at = float("-inf")
         self._failing = False
@@ -88,6 +105,57 @@ class Tail:
                     self._failing = False
                 self._read_at = time.monotonic()
             return self._head
+
+    def admit(self, limit: int) -> None:
+        """Count one more stream, or refuse it when ``limit`` are already admitted."""
+        if self.admitted >= limit:
+            self._refused += 1
+            # At most one line a minute, however many clients keep knocking.
+            if time.monotonic() - self._warned_at >= REFUSAL_LOG_SECONDS:
+                log.warning(
+                    "%d event streams open, the most allowed (SITREP_MAX_EVENT_STREAMS): "
+                    "refused %d since the last warning", limit, self._refused,
+                )  # fmt: skip
+                self._refused = 0
+                self._warned_at = time.monotonic()
+            raise TooManyEventStreams(
+                f"this server has {limit} event streams open, as many as it allows"
+            )
+        self.admitted += 1
+
+    def release(self) -> None:
+        self.admitted -= 1
+
+
+class _EventStream(EventSourceResponse):
+    """An event stream that frees its slot when it ends and drops a stalled reader quietly.
+
+    sse-starlette raises ``SendTimeoutError`` out of the response when a send times out, which
+    would be logged twice as an unexpected ERROR with a traceback; a reader that stopped
+    reading is an everyday event.
+    """
+
+    def __init__(self, *args: Any, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (SendTimeoutError, BaseExceptionGroup) as exc:
+            if isinstance(exc, BaseExceptionGroup) and exc.split(SendTimeoutError)[1] is not None:
+                raise
+            client = scope.get("client")
+            log.info(
+                "event stream reader %s accepted nothing for %s s: dropped",
+                f"{client[0]}:{client[1]}" if client else "-",
+                self.send_timeout,
+            )
+            drop = (scope.get("extensions") or {}).get(DROP_CONNECTION, {}).get("drop")
+            if drop is not None:
+                drop()
+        finally:
+            self._release()
 
 
 def _tail(request: Request) -> Tail:
@@ -144,17 +212,19 @@ async def _events(
 def _start(last_event_id: str | None, after: int | None) -> int | None:
     """Where a stream resumes: ``Last-Event-ID`` wins over ``after``, as a reconnecting
     ``EventSource`` keeps its first URL and sends the newer id in the header."""
-    if last_event_id is not None and last_event_id.strip():
-        value = last_event_id.strip()
-        if not value.isdigit() or int(value) > MAX_POSITION:
-            raise InvalidRequest(
-                [FieldError("header.Last-Event-ID", "must be an event position (an integer)")]
+    if last_event_id is not None and last_event_id.strip(" \t"):
+        value = last_event_id.strip(" \t")
+        if not _POSITION.fullmatch(value) or int(value) > MAX_POSITION:
+            raise MalformedHeader(
+                [FieldError("header.Last-Event-ID", "must be an event position: ASCII digits")]
             )
         return int(value)
     return after
 
 
-def create_router() -> APIRouter:
+def create_router(*, max_streams: int = 500, send_timeout: float = 30.0) -> APIRouter:
+    """The stream route; at most ``max_streams`` open at once, readers dropped after
+    ``send_timeout`` seconds without accepting a message."""
     router = APIRouter(prefix="/v1", tags=["events"])
 
     @router.get(
@@ -165,11 +235,13 @@ def create_router() -> APIRouter:
             200: {
                 "description": "An endless `text/event-stream`: one message per event, "
                 "`id` its position, `event` always `event`, `data` the stored event as "
-                "`GET /v1/events` lists it; a `: ping` comment every 15 s.",
+                "`GET /v1/events` lists it; a `: ping` comment every 15 s. A `503` "
+                "(`too-many-streams`, with `Retry-After`) when the server has as many "
+                "streams open as it allows.",
                 "content": {"text/event-stream": {"schema": {"type": "string"},
                                                   "example": EXAMPLE}},
             },
-            **problems(401, 404, 422, 503),
+            **problems(400, 401, 404, 422, 503),
         },
     )  # fmt: skip
     async def stream_events(
@@ -184,7 +256,8 @@ def create_router() -> APIRouter:
         mission: Annotated[str | None, Query(pattern=MISSION_PATTERN)] = None,
         last_event_id: Annotated[
             str | None,
-            Header(alias="Last-Event-ID", max_length=32,
+            # No max_length: any unreadable value is the same 400 (the server bounds headers).
+            Header(alias="Last-Event-ID",
                    description="resume after this position (wins over `after`)"),
         ] = None,
     ) -> EventSourceResponse:  # fmt: skip
@@ -193,15 +266,23 @@ def create_router() -> APIRouter:
         Browsers' `EventSource` cannot send `Authorization`: without public reads, read the
         stream with `fetch()` and the header; the framing is standard SSE either way.
         """
-        if mission is not None and not await run_in_threadpool(store.is_registered, mission):
-            raise MissionNotFound(mission)
         tail = _tail(request)
         start = _start(last_event_id, after)
-        if start is None:
-            start = await tail.head(store, fresh=True)
+        # Counted before the first await, so that many streams opening at once cannot all
+        # pass the check; the response gives the slot back when it ends.
+        tail.admit(max_streams)
+        try:
+            if mission is not None and not await run_in_threadpool(store.is_registered, mission):
+                raise MissionNotFound(mission)
+            if start is None:
+                start = await tail.head(store, fresh=True)
+        except BaseException:
+            tail.release()
+            raise
         shutdown = anyio.Event()
-        return EventSourceResponse(
+        return _EventStream(
             _events(store, tail, start, mission, shutdown),
+            release=tail.release,
             # sse-starlette sets the event when the server begins to shut down (uvicorn waits
             # for open responses before it stops); the generator then ends the response
             # cleanly instead of being cancelled mid-stream.
@@ -209,7 +290,7 @@ def create_router() -> APIRouter:
             shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
             ping=PING_SECONDS,
             sep="\n",
-            send_timeout=SEND_TIMEOUT_SECONDS,
+            send_timeout=send_timeout,
             # Proxies must neither cache nor buffer a live stream.
             headers={"Cache-Control": "no-cache, no-store"},
         )

@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         for what, figure, ok, goal in checks:
             misses += not ok
             print(f"  {what:<32} {figure}  goal {goal} {'PASS' if ok else 'MISS'}")
-    return 0 if misses == 0 else 1
+    print(f"\n{misses} goal(s) missed" if misses else "\nevery goal met")
+    return 0  # a MISS is a finding, not a failure of the run (as bench.append)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from events import codes, money
 from events.errors import FieldError, InvalidEvent
 from events.fields import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     Category,
     Channel,
     Count,
@@ -49,6 +51,7 @@ from events.fields import (
 )
 
 SCHEMA_VERSION = 1
+CALENDAR_DAYS = (LATEST_DATE - EARLIEST_DATE).days
 
 
 def _too_much(field: str, value: Any, message: str) -> ValidationError:
@@ -217,7 +220,8 @@ class EventRetractedData(_Model):
 class DeadlineFlaggedData(_Model):
     deadline: DeadlineKind
     due_on: ISODate
-    days_remaining: Annotated[int, Strict(), Field(ge=-100_000, le=100_000)]
+    # Any two dates of the calendar the catalogue accepts (a check day of 2999 for a 1900 due).
+    days_remaining: Annotated[int, Strict(), Field(ge=-CALENDAR_DAYS, le=CALENDAR_DAYS)]
     threshold_days: Count
     resolution: ShortText | None = None
     review_id: ReviewId | None = None

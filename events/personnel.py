@@ -15,8 +15,9 @@ now stands, so an amendment finds its target's effect without folding the stream
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -58,20 +59,79 @@ class _Balances:
     totals: dict[date, int] = field(default_factory=dict)
     changed: set[date] = field(default_factory=set)
 
+    def copy(self) -> _Balances:
+        return _Balances(self.since, self.before, list(self.days), dict(self.totals))
+
+
+class BalanceCache:
+    """Balances committed transactions of this process left, each with its stream's version.
+
+    Not a history: what a check would read from ``personnel_balances`` anyway, kept so that a
+    process appending to the same contingent again skips that read (a third of the ledger's
+    cost on SQLite, a round trip on PostgreSQL). An entry is used only while its stream is
+    still at the version it was left at, which every writer in every process moves: stale is
+    impossible, and a miss just reads the table. Bounded: least recently used keys go first.
+    """
+
+    def __init__(self, max_keys: int = 1024) -> None:
+        self.max_keys = max_keys
+        self._entries: OrderedDict[Key, tuple[int, _Balances]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Key, version: int) -> _Balances | None:
+        """A copy of the key's balances if its stream is still at ``version``."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return found[1].copy()
+
+    def publish(self, entries: Iterable[tuple[Key, int, _Balances]]) -> None:
+        """Keep what a transaction left, once it has committed."""
+        with self._lock:
+            for key, version, balances in entries:
+                self._entries[key] = (version, balances.copy())
+                self._entries.move_to_end(key)
+            while len(self._entries) > self.max_keys:
+                self._entries.popitem(last=False)
+
 
 class PersonnelLedger:
-    """The balances one append transaction reads and changes; written back by :meth:`flush`."""
+    """The balances one append transaction reads and changes; written back by :meth:`flush`.
 
-    def __init__(self, tx: WriteTx) -> None:
+    ``committed_version`` gives a stream's version before this transaction: balances cached at
+    that version are current. After commit, :meth:`committed` gives what to publish.
+    """
+
+    def __init__(
+        self,
+        tx: WriteTx,
+        cache: BalanceCache | None = None,
+        committed_version: Callable[[str], int] | None = None,
+    ) -> None:
         self.tx = tx
+        self.cache = cache
+        self.committed_version = committed_version
         self._keys: dict[Key, _Balances] = {}
 
-    def move(self, stream: str, changes: Iterable[Effect], *, country: str, blame: str) -> None:
+    def committed(self, version_of: Callable[[str], int]) -> list[tuple[Key, int, _Balances]]:
+        """Every key this transaction read or changed, with its stream's version after it."""
+        return [(key, version_of(key[0]), b) for key, b in self._keys.items()]
+
+    def move(self, stream: str, changes: list[Effect], *, country: str, blame: str) -> None:
         """Apply a fact's effects (an undo is a negative one) and check the invariant.
 
         Raises :class:`RuleViolation` when a balance on a changed date or after it falls below
         zero; the transaction is then rolled back whole, so nothing here needs undoing.
         """
+        if len(changes) == 1:  # a new movement: the common case, kept short
+            measure, category, day, delta = changes[0]
+            key = (stream, measure, category)
+            self._add(key, day, delta)
+            if delta < 0:
+                self._check(key, day, country, blame)
+            return
         touched: dict[tuple[str, str], date] = {}
         for measure, category, day, delta in changes:
             if delta == 0:
@@ -81,15 +141,19 @@ class PersonnelLedger:
                 k = (measure, category)
                 touched[k] = min(day, touched.get(k, day))
         for (measure, category), since in sorted(touched.items()):
-            found = self._first_negative((stream, measure, category), since)
-            if found is not None:
-                day, total = found
-                raise RuleViolation(
-                    f"{blame}.personnel" if blame != "data.event_id" else blame,
-                    f"{measure} {category} personnel of {country} would fall to {total} on "
-                    f"{day.isoformat()}: not more can leave or be withdrawn than is "
-                    f"{measure} on that date and after",
-                )
+            self._check((stream, measure, category), since, country, blame)
+
+    def _check(self, key: Key, since: date, country: str, blame: str) -> None:
+        found = self._first_negative(key, since)
+        if found is not None:
+            day, total = found
+            _, measure, category = key
+            raise RuleViolation(
+                f"{blame}.personnel" if blame != "data.event_id" else blame,
+                f"{measure} {category} personnel of {country} would fall to {total} on "
+                f"{day.isoformat()}: not more can leave or be withdrawn than is "
+                f"{measure} on that date and after",
+            )
 
     def flush(self) -> None:
         rows: list[tuple[str, str, str, date, int]] = []
@@ -102,12 +166,18 @@ class PersonnelLedger:
     # --- one key's rows -------------------------------------------------------------------
 
     def _load(self, key: Key, day: date) -> _Balances:
+        b = self._keys.get(key)
+        if b is not None and b.since is not None and day >= b.since:
+            return b
+        if b is None and self.cache is not None and self.committed_version:
+            cached = self.cache.get(key, self.committed_version(key[0]))
+            if cached is not None:
+                self._keys[key] = cached
         b = self._keys.setdefault(key, _Balances())
         if b.since is not None and day >= b.since:
             return b
         stream, measure, category = key
-        rows = self.tx.balances(stream, measure, category, since=day, until=b.since)
-        b.before = self.tx.balance_before(stream, measure, category, day)
+        b.before, rows = self.tx.balances(stream, measure, category, since=day, until=b.since)
         b.days[:0] = [d for d, _ in rows]
         b.totals.update(rows)
         b.since = day
@@ -115,7 +185,12 @@ class PersonnelLedger:
 
     def _add(self, key: Key, day: date, delta: int) -> None:
         b = self._load(key, day)
-        i = bisect.bisect_left(b.days, day)
+        days = b.days
+        if days and days[-1] == day:  # reports of the latest date: one balance moves
+            b.totals[day] += delta
+            b.changed.add(day)
+            return
+        i = bisect.bisect_left(days, day)
         if i == len(b.days) or b.days[i] != day:
             b.totals[day] = b.totals[b.days[i - 1]] if i > 0 else b.before
             b.days.insert(i, day)

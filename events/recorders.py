@@ -102,39 +102,37 @@ class WriteTx:
 
     def balances(
         self, stream: str, measure: str, category: str, *, since: date, until: date | None
-    ) -> list[tuple[date, int]]:
-        """A key's balance rows dated from ``since`` and before ``until`` (None: no end)."""
+    ) -> tuple[int, list[tuple[date, int]]]:
+        """A key's balance before ``since`` (0 without a row) and its rows dated from ``since``
+        and before ``until`` (None: no end), in one statement: an append pays one round trip."""
         p, r = self.p, self.recorder
+        key = f"stream = {p} AND measure = {p} AND category = {p}"
         sql = (
-            f"SELECT day, balance FROM personnel_balances WHERE stream = {p} AND measure = {p} "
-            f"AND category = {p} AND day >= {p}"
+            f"SELECT day, balance FROM personnel_balances WHERE {key} AND day >= coalesce("
+            f"(SELECT max(day) FROM personnel_balances WHERE {key} AND day < {p}), {p})"
         )
-        params: list[Any] = [stream, measure, category, r.day_param(since)]
+        first = r.day_param(since)
+        params: list[Any] = [stream, measure, category, stream, measure, category, first, first]
         if until is not None:
             sql += f" AND day < {p}"
             params.append(r.day_param(until))
-        rows = self._all(sql + " ORDER BY day", params)
-        return [(r.day(d), int(b)) for d, b in rows]
-
-    def balance_before(self, stream: str, measure: str, category: str, day: date) -> int:
-        """The balance at the end of the last date before ``day`` with a row (0 if none)."""
-        p = self.p
-        row = self._one(
-            f"SELECT balance FROM personnel_balances WHERE stream = {p} AND measure = {p} "
-            f"AND category = {p} AND day < {p} ORDER BY day DESC LIMIT 1",
-            (stream, measure, category, self.recorder.day_param(day)),
-        )
-        return 0 if row is None else int(row[0])
+        rows = [(r.day(d), int(b)) for d, b in self._all(sql + " ORDER BY day", params)]
+        if rows and rows[0][0] < since:
+            return rows[0][1], rows[1:]
+        return 0, rows
 
     def save_balances(self, rows: Sequence[tuple[str, str, str, date, int]]) -> None:
+        # One statement of many rows: a batch touching a dozen contingents pays one round trip.
         p, r = self.p, self.recorder
-        self.recorder.execute_many(
-            self.dbapi,
-            "INSERT INTO personnel_balances (stream, measure, category, day, balance) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (stream, measure, category, day) "
-            "DO UPDATE SET balance = excluded.balance",
-            [(s, m, c, r.day_param(d), b) for s, m, c, d, b in rows],
-        )
+        for start in range(0, len(rows), 1000):
+            part = rows[start : start + 1000]
+            marks = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(part))
+            self._run(
+                "INSERT INTO personnel_balances (stream, measure, category, day, balance) "
+                f"VALUES {marks} ON CONFLICT (stream, measure, category, day) "
+                "DO UPDATE SET balance = excluded.balance",
+                [v for s, m, c, d, b in part for v in (s, m, c, r.day_param(d), b)],
+            )
 
     def amended(self, event_id: str) -> tuple[date, dict[str, Any], bool] | None:
         """A corrected or retracted event as it now stands: (occurred_on, data, retracted)."""

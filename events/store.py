@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from events import catalogue, codes, schema
+from events import catalogue, codes, personnel, schema
 from events.envelope import GENESIS_HASH, RecordedEvent, canonical_json, chain_hash
 from events.errors import (
     ConflictingImport,
@@ -99,6 +99,7 @@ class EventStore:
         # Registration can be corrected but never retracted, so a positive answer never goes stale.
         self._registered: set[str] = set()
         self._last_purge: datetime | None = None
+        self.balances = personnel.BalanceCache()
 
     # --- writing -----------------------------------------------------------------------
 
@@ -143,6 +144,7 @@ class EventStore:
                 ids = [e.id for e in recorded]
                 tx.save_key(key_scope, idempotency_key, request_hash, ids, writer.now)
             self._purge_keys(tx, writer.now)
+        self.balances.publish(writer.committed_balances())  # committed now
         for event in recorded:
             if event.type == "MissionRegistered":
                 self._registered.add(event.mission)
@@ -171,6 +173,7 @@ class EventStore:
                 if len(writer.pending) >= chunk:
                     writer.flush()
             writer.flush()
+        self.balances.publish(writer.committed_balances())
         return ImportReport(imported, skipped)
 
     def _replay(

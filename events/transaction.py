@@ -36,6 +36,7 @@ class AppendTransaction:
     pending: list[RecordedEvent] = field(default_factory=list)
     recorded: list[RecordedEvent] = field(default_factory=list)
     _versions: dict[str, int] = field(default_factory=dict)
+    _committed: dict[str, int] = field(default_factory=dict)
     _histories: dict[str, list[rules.Entry]] = field(default_factory=dict)
     _by_id: dict[str, RecordedEvent] = field(default_factory=dict)
     # Events amended in this transaction as they now stand, and those not yet written.
@@ -48,7 +49,9 @@ class AppendTransaction:
     _last_at: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=UTC))
 
     def __post_init__(self) -> None:
-        self.ledger = personnel.PersonnelLedger(self.tx)
+        self.ledger = personnel.PersonnelLedger(
+            self.tx, self.store.balances, self._committed_version
+        )
         head = self.tx.head()
         now = self.store.clock()
         if head is not None:
@@ -178,8 +181,18 @@ class AppendTransaction:
 
     def _version(self, stream: str) -> int:
         if stream not in self._versions:
-            self._versions[stream] = self.tx.stream_version(stream)
+            self._versions[stream] = self._committed[stream] = self.tx.stream_version(stream)
         return self._versions[stream]
+
+    def _committed_version(self, stream: str) -> int:
+        """The stream's version before this transaction added to it."""
+        if stream not in self._committed:
+            self._version(stream)
+        return self._committed[stream]
+
+    def committed_balances(self) -> list[tuple[personnel.Key, int, Any]]:
+        """What the ledger leaves, for the store's cache once this transaction committed."""
+        return self.ledger.committed(self._version)
 
     def _history(self, stream: str) -> list[rules.Entry]:
         # Only a mission's own stream and its alerts are folded: a few events a month, written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from events.store import Clock, EventStore, utcnow
 from projections.alerts import webhook_deliveries
 from projections.runner import STATE, Projector
 from projections.schema import projection_state
+from sitrep import logs
 from sitrep.database import current_head, open_store
 from sitrep.logs import REQUEST_ID
 from sitrep.scheduler import AlertScheduler
@@ -156,7 +158,10 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     routers = [
         # Before the events router, whose /v1/events/{event_id} would take /v1/events/stream.
-        stream_api.create_router(),
+        stream_api.create_router(
+            max_streams=settings.max_event_streams,
+            send_timeout=settings.event_stream_send_timeout_seconds,
+        ),
         events_api.create_router(),
         missions_api.create_router(),
         exports_api.create_router(),
@@ -197,4 +202,7 @@ def _readiness(store: EventStore, head: str | None) -> dict[str, Any]:
 
 def app_from_environment() -> FastAPI:
     """Factory for uvicorn workers: settings read once, from the environment, per process."""
+    # `sitrep serve --workers N` spawns fresh interpreters, whose logging starts unconfigured
+    # (one worker runs in the command's own process, already configured: this does nothing).
+    logs.configure(logging.WARNING, os.environ.get("SITREP_LOG_FORMAT", "text"))
     return create_app(Settings())

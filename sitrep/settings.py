@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     donor_organisations: Annotated[list[str], NoDecode] = list(DEFAULT_DONOR_ORGANISATIONS)
     idempotency_retention_hours: int = Field(default=48, ge=24)
+    # What one client may hold of a server process (``sitrep serve``, ``sitrep demo``): the
+    # request line and header fields are refused past these sizes (414, 431), a request head
+    # must arrive within the header timeout and a body may not stall longer than the body
+    # timeout (408). Behind a proxy these are the last line, not the first.
+    max_request_line_bytes: int = Field(default=8192, ge=1024, le=1_048_576)
+    max_header_bytes: int = Field(default=32768, ge=4096, le=1_048_576)
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Open ``/v1/events/stream`` responses per process; past it a new one is a 503.
+    max_event_streams: int = Field(default=500, ge=1, le=100_000)
+    # A stream reader that accepts nothing for this long (a frozen tab, a full TCP window) is
+    # dropped instead of holding its task and buffers.
+    event_stream_send_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator(
         "alert_thresholds", "webhook_urls", "donor_organisations", "cors_origins", mode="before"

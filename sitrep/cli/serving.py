@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from api import tokens
 from events.catalogue import Role
 from sitrep.cli.common import Failure, load_settings, migrated_engine, plural, reported
 from sitrep.database import open_store
+from sitrep.settings import Settings
 
 DEMO_DATABASE = Path(".sitrep-demo") / "demo.db"
 
@@ -44,6 +45,7 @@ def serve_command(
         log_level="warning",
         access_log=False,
         proxy_headers=True,
+        **_client_limits(settings),
     )
 
 
@@ -94,7 +96,23 @@ def demo_command(
             # real clock, so whatever is posted now is recorded after all of it.
             served = create_app(settings, store=store)
     _print_demo(host, port, path, len(loaded), token)
-    uvicorn.run(served, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        served,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        **_client_limits(settings),
+    )
+
+
+def _client_limits(settings: Settings) -> dict[str, Any]:
+    """``uvicorn.run`` arguments bounding what one client holds (sizes, slowness)."""
+    from sitrep.http_server import ClientLimits, protocol
+
+    # uvicorn's keep-alive timeout (5 s) closes a connection idle between requests; the
+    # guarded protocol times out the head and body of each request, the first one included.
+    return {"http": protocol(ClientLimits.from_settings(settings))}
 
 
 def _fresh_demo_database() -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from api.tokens import create_token
 from events.catalogue import Role
 from events.envelope import format_instant
 from sitrep.app import create_app
+from sitrep.deadlines import check_deadlines
 from tests.conftest import Clock, body, make_settings, registered
 
 EDGE_DATES = ["0001-01-01", "1899-12-31", "1900-01-01", "1900-01-02", "2024-06-25",
@@ -99,7 +101,11 @@ def reads(mission: str, known_at: str, *, edges: bool) -> list[tuple[str, dict[s
     base = f"/v1/missions/{mission}"
     days = ["2999-12-31", "0001-01-01", "9999-12-31"] if edges else []
     asked = [{"known_at": known_at}, *({"as_of": d, "known_at": known_at} for d in days)]
-    found: list[tuple[str, dict[str, str]]] = [("/v1/missions", {})]
+    found: list[tuple[str, dict[str, str]]] = [
+        ("/v1/missions", {}),
+        ("/v1/alerts", {"mission": mission}),
+        ("/v1/events", {"mission": mission, "limit": "1000"}),
+    ]
     for path in ("force-strength", "funding", "mandate", "force-strength.csv", "funding.csv"):
         found.extend((f"{base}/{path}", params) for params in asked)
     for interval in ("week", "month"):
@@ -145,8 +151,10 @@ def test_every_read_answers_whatever_was_appended(
         request = {**request, "mission": mission}
         response = http.post("/v1/events", json=request, headers=auth)
         assert response.status_code in (201, 422), (request, response.status_code, response.text)
-        if response.status_code == 201 and request["type"] not in ("EventCorrected",
-                                                                     "EventRetracted"):
+        if response.status_code == 201 and request["type"] not in (
+            "EventCorrected",
+            "EventRetracted",
+        ):
             stored.append(response.json())
         clock.advance(seconds=1)
         instants.append(format_instant(clock.now))
@@ -158,4 +166,8 @@ def test_every_read_answers_whatever_was_appended(
             if response.status_code == 422:
                 # Only a question that cannot be answered (too many points) may be refused.
                 assert "points" in response.text or "as_of" in response.text, response.text
+    # Nor can a stored date break the scheduler's pass over the mission's deadlines.
+    app = http.app
+    for today in (clock.now.date(), date(2999, 12, 31), date(1900, 1, 1)):
+        check_deadlines(app.state.store, app.state.projector, today, (90, 30, 7, 1))  # type: ignore[attr-defined]
     clock.advance(minutes=1)

@@ -26,6 +26,7 @@ import uvicorn
 from sse_starlette.sse import AppStatus
 
 from api import stream
+from api.errors import InvalidRequest
 from api.tokens import create_token
 from events.catalogue import Role
 from events.errors import StoreUnavailable
@@ -200,8 +201,44 @@ async def test_refusals_are_problems(api: Api) -> None:
     bad_id = await api.client.get(
         "/v1/events/stream", headers=api.auth("reader") | {"Last-Event-ID": "abc"}
     )
-    problem = assert_problem(bad_id, 422, "invalid-request")
+    problem = assert_problem(bad_id, 400, "malformed-header")
     assert problem["errors"][0]["field"] == "header.Last-Event-ID"
+
+
+BAD_LAST_EVENT_IDS = [
+    "²".encode("latin-1"),  # str.isdigit() accepts it, int() does not: was a 500
+    "³".encode("latin-1"),
+    "١٢".encode(),  # Arabic-Indic digits, as UTF-8 bytes
+    b"-1",
+    b"+1",
+    b"1 2",
+    b"1_000",
+    b"0x10",
+    b"9223372036854775808",  # one past the largest position
+    b"9" * 32,
+    b"9" * 200,  # past the header's length limit
+]
+
+
+async def test_a_bad_last_event_id_is_a_problem_never_a_500(api: Api) -> None:
+    for value in BAD_LAST_EVENT_IDS:
+        token = api.auth("reader")["Authorization"].encode()
+        response = await api.client.get(
+            "/v1/events/stream", headers=[(b"Authorization", token), (b"Last-Event-ID", value)]
+        )
+        problem = assert_problem(response, 400, "malformed-header")
+        assert problem["errors"][0]["field"] == "header.Last-Event-ID", value
+
+
+def test_last_event_id_takes_ascii_digits_only() -> None:
+    # Superscripts, Arabic-Indic and fullwidth digits, a no-break space around a digit.
+    for text in ("²", "١٢", "٣", "\uff11\uff12", "1\u00a0", "\u00a01"):
+        with pytest.raises(InvalidRequest):
+            stream._start(text, None)
+    assert stream._start(" 12\t", None) == 12
+    assert stream._start(str(stream.MAX_POSITION), None) == stream.MAX_POSITION
+    assert stream._start("  ", 5) == 5  # blank: as if absent
+    assert stream._start(None, None) is None
 
 
 async def test_public_reads_need_no_token(tmp_path: Path) -> None:

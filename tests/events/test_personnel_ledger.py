@@ -22,6 +22,7 @@ from events import personnel, schema
 from events.errors import RuleViolation
 from events.rules import Entry
 from events.store import EventStore
+from sitrep.database import open_store
 from tests.conftest import append, body, registered
 
 START = date(2024, 6, 25)
@@ -206,7 +207,9 @@ def test_the_oracle_catches_a_ledger_that_forgets_later_dates(
         run(store, LATE_ARRIVAL)
 
 
-def test_the_check_reads_the_balances_not_the_history(store: EventStore) -> None:
+def test_the_check_reads_the_balances_not_the_history(
+    store: EventStore, settings: Any, clock: Any
+) -> None:
     mission = f"ledger-{next(_missions)}"
     append(store, registered(mission=mission))
     arrival = {"country": "KEN", "personnel": 10, "category": "police"}
@@ -215,9 +218,40 @@ def test_the_check_reads_the_balances_not_the_history(store: EventStore) -> None
     with store.engine.begin() as conn:
         conn.execute(b.update().values(balance=1000))
     departure = {**arrival, "personnel": 500, "reason": "rotation"}
-    # Only the (tampered) balance allows this departure; the history would refuse it.
-    append(store, body("ContingentDeparted", "2024-07-02", departure, mission=mission))
-    with store.engine.begin() as conn:
-        conn.execute(b.update().values(balance=10))
+    # This process remembers the balances its own commit left (the stream has not moved
+    # since), so it refuses; another process reads the tampered table, which allows it.
     with pytest.raises(RuleViolation, match="would fall to -490"):
         append(store, body("ContingentDeparted", "2024-07-02", departure, mission=mission))
+    other = open_store(settings, clock=clock)
+    try:
+        append(other, body("ContingentDeparted", "2024-07-02", departure, mission=mission))
+        # Now the stream has moved: this process reads the table again.
+        with store.engine.begin() as conn:
+            conn.execute(b.update().values(balance=10))
+        with pytest.raises(RuleViolation, match="would fall to -490"):
+            append(store, body("ContingentDeparted", "2024-07-02", departure, mission=mission))
+    finally:
+        other.recorder.close()
+        other.engine.dispose()
+
+
+def test_balances_remembered_by_a_process_never_outlive_a_rolled_back_batch(
+    store: EventStore,
+) -> None:
+    mission = f"ledger-{next(_missions)}"
+    append(store, registered(mission=mission))
+    arrive = {"country": "KEN", "personnel": 10, "category": "police"}
+    leave = {**arrive, "reason": "rotation"}
+    append(store, body("ContingentArrived", "2024-07-01", arrive, mission=mission))
+    # Refused as a whole: its arrival of 5 must not count for the next departure.
+    with pytest.raises(RuleViolation):
+        append(
+            store,
+            body("ContingentArrived", "2024-07-02", {**arrive, "personnel": 5}, mission=mission),
+            body("ContingentDeparted", "2024-07-03", {**leave, "personnel": 99}, mission=mission),
+        )
+    with pytest.raises(RuleViolation, match="would fall to -2"):
+        append(store, body("ContingentDeparted", "2024-07-04", {**leave, "personnel": 12},
+                           mission=mission))  # fmt: skip
+    append(store, body("ContingentDeparted", "2024-07-04", {**leave, "personnel": 10},
+                       mission=mission))  # fmt: skip

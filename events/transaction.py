@@ -8,7 +8,7 @@ one batch see each other and each thing is read at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from events import catalogue, personnel, rules
@@ -54,6 +54,10 @@ class AppendTransaction:
         )
         head = self.tx.head()
         now = self.store.clock()
+        # The latest date a fact may carry (CONTRACT §3): today on the server's clock, plus a
+        # day for a liaison whose evening is already tomorrow in UTC. From the clock, not from
+        # recorded_at, which a clock set back never lets fall.
+        self.latest_day = now.astimezone(UTC).date() + timedelta(days=1)
         if head is not None:
             self._position, self._hash, self._last_at = head
             # recorded_at never goes backwards along positions, even if the clock does.
@@ -70,6 +74,10 @@ class AppendTransaction:
         preserved: Preserved | None = None,
     ) -> None:
         mission, type_ = event.mission, event.type
+        if type_ != "DeadlineFlagged":  # a flag's date is the scheduler's own check day
+            self._happened(event.occurred_on, "occurred_on")
+            if type_ == "EventCorrected" and event.data.occurred_on is not None:
+                self._happened(event.data.occurred_on, "data.occurred_on")
         data = event.data.model_dump(mode="json", exclude_none=True)
         if type_ != "MissionRegistered" and not self._registered(mission):
             raise MissionNotFound(mission)
@@ -153,6 +161,15 @@ class AppendTransaction:
             self._histories[stream].append(_entry(recorded))
         self.recorded.append(recorded)
         self.pending.append(recorded)
+
+    def _happened(self, day: date, field: str) -> None:
+        if day > self.latest_day:
+            today = self.latest_day - timedelta(days=1)
+            raise InvalidEvent(
+                [FieldError(field, f"{day.isoformat()} is in the future: a fact is reported "
+                            f"once it has happened, by {self.latest_day.isoformat()} at the "
+                            f"latest (today is {today.isoformat()}, UTC)")]
+            )  # fmt: skip
 
     def flush(self) -> list[RecordedEvent]:
         if self.pending:

@@ -438,6 +438,20 @@ def test_import_refuses_a_recorded_at_from_the_future(
     assert chain(second_url) == []
 
 
+def test_import_refuses_a_fact_dated_in_the_future_naming_the_line(
+    database_url: str, second_url: str, seeded: list[Any], tmp_path: Path
+) -> None:
+    records = exported_lines(database_url)
+    records[2]["occurred_on"] = "2099-01-01"
+    future = write_lines(tmp_path / "future.jsonl", records)
+
+    result = sitrep(second_url, "import", str(future))
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert line.startswith("error: line 3.occurred_on: 2099-01-01 is in the future"), line
+    assert chain(second_url) == []  # the file is refused whole
+
+
 @pytest.mark.parametrize(("ahead", "accepted"), [(30, True), (120, False)])
 def test_import_allows_a_minute_of_clock_skew(
     database_url: str,

@@ -51,6 +51,10 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "data": {"country": "KEN", "personnel": 200, "category": "police"}}),
     "EventRetracted": _event("EventRetracted", "2024-07-01", {
         "event_id": _EVENT_ID, "reason": "duplicate of an earlier report"}),
+    "StrengthReported": _event("StrengthReported", "2025-02-06", {
+        "country": "KEN", "category": "police", "personnel": 744}, source={
+        "title": "Kenya Sends 144 More Police Officers to Haiti (Kenyans.co.ke)",
+        "url": "https://www.kenyans.co.ke/news/108735-kenya-sends-144-more-police-officers-haiti"}),
     "DeadlineFlagged": _event("DeadlineFlagged", "2024-07-04", {
         "deadline": "mandate_expiry", "due_on": "2024-10-02", "days_remaining": 90,
         "threshold_days": 90, "resolution": "S/RES/2699 (2023)"}),

@@ -150,6 +150,21 @@ class ContingentDepartedData(_Model):
     reason: DepartureReason
 
 
+class StrengthReportedData(_Model):
+    """A headcount return: how many were deployed at the end of ``occurred_on``."""
+
+    country: CountryCode
+    category: Category
+    personnel: Annotated[int, Strict(), Field(ge=0, le=100_000)]
+    female: Annotated[int, Strict(), Field(ge=0, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _female(self) -> StrengthReportedData:
+        if self.female is not None and self.female > self.personnel:
+            raise ValueError("female must not exceed personnel")
+        return self
+
+
 class _FundsData(_Model):
     donor: DonorCode
     amount: Money
@@ -299,6 +314,11 @@ class ContingentDeparted(_Envelope):
     data: ContingentDepartedData
 
 
+class StrengthReported(_Envelope):
+    type: Literal["StrengthReported"]
+    data: StrengthReportedData
+
+
 class FundsPledged(_Envelope):
     type: Literal["FundsPledged"]
     data: FundsPledgedData
@@ -346,6 +366,7 @@ NewEvent = Annotated[
     | FundsDeposited
     | EventCorrected
     | EventRetracted
+    | StrengthReported
     | DeadlineFlagged,
     Field(discriminator="type"),
 ]
@@ -401,6 +422,7 @@ CATALOGUE: dict[str, EventSpec] = {
         _spec(FundsDeposited, "funding", FIELD, "donor"),
         _spec(EventCorrected, "named", FIELD),
         _spec(EventRetracted, "named", FIELD),
+        _spec(StrengthReported, "contingent", FIELD, "country"),
         _spec(DeadlineFlagged, "alerts", SYSTEM),
     )
 }

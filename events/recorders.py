@@ -102,36 +102,71 @@ class WriteTx:
 
     def balances(
         self, stream: str, measure: str, category: str, *, since: date, until: date | None
-    ) -> tuple[int, list[tuple[date, int]]]:
-        """A key's balance before ``since`` (0 without a row) and its rows dated from ``since``
-        and before ``until`` (None: no end), in one statement: an append pays one round trip."""
+    ) -> tuple[int, list[tuple[date, int, int, int | None]]]:
+        """A key's balance before ``since`` (0 without a row) and its rows (day, moved, balance,
+        reset) dated from ``since`` and before ``until`` (None: no end), in one statement: an
+        append pays one round trip."""
         p, r = self.p, self.recorder
         key = f"stream = {p} AND measure = {p} AND category = {p}"
         sql = (
-            f"SELECT day, balance FROM personnel_balances WHERE {key} AND day >= coalesce("
-            f"(SELECT max(day) FROM personnel_balances WHERE {key} AND day < {p}), {p})"
+            f"SELECT day, moved, balance, reset FROM personnel_balances WHERE {key} AND day >= "
+            f"coalesce((SELECT max(day) FROM personnel_balances WHERE {key} AND day < {p}), {p})"
         )
         first = r.day_param(since)
         params: list[Any] = [stream, measure, category, stream, measure, category, first, first]
         if until is not None:
             sql += f" AND day < {p}"
             params.append(r.day_param(until))
-        rows = [(r.day(d), int(b)) for d, b in self._all(sql + " ORDER BY day", params)]
+        rows = [
+            (r.day(d), int(m), int(b), None if x is None else int(x))
+            for d, m, b, x in self._all(sql + " ORDER BY day", params)
+        ]
         if rows and rows[0][0] < since:
-            return rows[0][1], rows[1:]
+            return rows[0][2], rows[1:]
         return 0, rows
 
-    def save_balances(self, rows: Sequence[tuple[str, str, str, date, int]]) -> None:
+    def headcounts(self, stream: str, category: str, day: date) -> dict[int, int]:
+        """The live headcounts of a contingent's category on a date: version -> personnel."""
+        p = self.p
+        rows = self._all(
+            f"SELECT version, personnel FROM personnel_headcounts WHERE stream = {p} "
+            f"AND category = {p} AND day = {p}",
+            (stream, category, self.recorder.day_param(day)),
+        )
+        return {int(v): int(n) for v, n in rows}
+
+    def save_headcounts(self, found: Sequence[tuple[str, str, date, dict[int, int]]]) -> None:
+        """Replace the live headcounts of each (stream, category, day) given."""
+        p, r = self.p, self.recorder
+        for stream, category, day, live in found:
+            where = (stream, category, r.day_param(day))
+            self._run(
+                f"DELETE FROM personnel_headcounts WHERE stream = {p} AND category = {p} "
+                f"AND day = {p}",
+                where,
+            )
+            for version, personnel in sorted(live.items()):
+                self._run(
+                    "INSERT INTO personnel_headcounts (stream, category, day, version, "
+                    f"personnel) VALUES ({p}, {p}, {p}, {p}, {p})",
+                    (*where, version, personnel),
+                )
+
+    def save_balances(
+        self, rows: Sequence[tuple[str, str, str, date, int, int, int | None]]
+    ) -> None:
+        """Upsert (stream, measure, category, day, moved, balance, reset) rows."""
         # One statement of many rows: a batch touching a dozen contingents pays one round trip.
         p, r = self.p, self.recorder
         for start in range(0, len(rows), 1000):
             part = rows[start : start + 1000]
-            marks = ", ".join([f"({p}, {p}, {p}, {p}, {p})"] * len(part))
+            marks = ", ".join([f"({p}, {p}, {p}, {p}, {p}, {p}, {p})"] * len(part))
             self._run(
-                "INSERT INTO personnel_balances (stream, measure, category, day, balance) "
-                f"VALUES {marks} ON CONFLICT (stream, measure, category, day) "
-                "DO UPDATE SET balance = excluded.balance",
-                [v for s, m, c, d, b in part for v in (s, m, c, r.day_param(d), b)],
+                "INSERT INTO personnel_balances (stream, measure, category, day, moved, "
+                f"balance, reset) VALUES {marks} ON CONFLICT (stream, measure, category, day) "
+                "DO UPDATE SET moved = excluded.moved, balance = excluded.balance, "
+                "reset = excluded.reset",
+                [v for s, m, c, d, mv, b, x in part for v in (s, m, c, r.day_param(d), mv, b, x)],
             )
 
     def amended(self, event_id: str) -> tuple[date, dict[str, Any], bool] | None:

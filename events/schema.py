@@ -86,9 +86,10 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
-#: The balance of pledged or deployed personnel of one category at the end of each date with a
-#: movement, per contingent stream: what the date invariant is checked against (events.personnel).
-#: Derived from the events and kept in the append's transaction; not a read model.
+#: Pledged or deployed personnel of one category on each date with a movement or a headcount,
+#: per contingent stream: the day's net movements, the headcount that counts that day (if any)
+#: and the balance at its end. What the date invariant is checked against (events.personnel);
+#: derived from the events and kept in the append's transaction, not a read model.
 personnel_balances = Table(
     "personnel_balances",
     metadata,
@@ -96,7 +97,22 @@ personnel_balances = Table(
     Column("measure", String(16), primary_key=True),
     Column("category", String(16), primary_key=True),
     Column("day", Date, primary_key=True),
+    Column("moved", BigInteger, nullable=False),
     Column("balance", BigInteger, nullable=False),
+    Column("reset", BigInteger, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+#: The live headcounts (``StrengthReported``) of each contingent, category and date, by the
+#: stream version that reported them: the one recorded last counts.
+personnel_headcounts = Table(
+    "personnel_headcounts",
+    metadata,
+    Column("stream", String(80), primary_key=True),
+    Column("category", String(16), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("personnel", Integer, nullable=False),
     sqlite_with_rowid=False,
 )
 

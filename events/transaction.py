@@ -288,9 +288,12 @@ class AppendTransaction:
         if named is None:
             changed = rules.Fact(event_id, type_, version, event.occurred_on, data)
             if kind == "contingent":
-                effect = personnel.effect_of(changed)
-                if effect is not None:
-                    self.ledger.move(stream, [effect], country=data["country"], blame="data")
+                effect, count = personnel.effect_of(changed), personnel.count_of(changed)
+                self.ledger.move(
+                    stream, [] if effect is None else [effect],
+                    counts=[] if count is None else [count], country=data["country"],
+                    blame="data",
+                )  # fmt: skip
                 return
             if kind == "funding":
                 return  # nothing in the history can forbid these
@@ -314,7 +317,12 @@ class AppendTransaction:
             undo, redo = personnel.effect_of(target), personnel.effect_of(changed)
             changes = [] if undo is None else [(*undo[:3], -undo[3])]
             changes += [] if redo is None else [redo]
-            self.ledger.move(stream, changes, country=named.data["country"], blame=blame)
+            gone, now = personnel.count_of(target), personnel.count_of(changed)
+            counts: list[personnel.Count] = [] if gone is None else [(*gone[:3], None)]
+            counts += [] if now is None else [now]
+            self.ledger.move(
+                stream, changes, counts=counts, country=named.data["country"], blame=blame
+            )
         elif kind != "funding":
             facts = rules.fold(self._history(stream))
             facts[named.id] = changed

@@ -313,3 +313,21 @@ async def test_cors_for_configured_dashboards(database_url: str, clock: Clock) -
         assert preflight.headers["access-control-allow-origin"] == "https://dash.example.org"
         other = await api.client.get("/healthz", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_headcount_return_is_posted_like_a_movement(haiti: Api) -> None:
+    def count(n: int, country: str = "KEN", **extra: Any) -> dict[str, Any]:
+        data = {"country": country, "category": "police", "personnel": n, **extra}
+        return body("StrengthReported", "2025-02-05", data)
+
+    assert (await haiti.post("kenya", count(600))).status_code == 201
+    assert (await haiti.post("kenya", count(0))).status_code == 201  # none there is a total too
+    assert_problem(await haiti.post("jamaica", count(24)), 403, "forbidden")
+    assert (await haiti.post("jamaica", count(24, country="JAM"))).status_code == 201
+    assert_problem(await haiti.post("reader", count(1)), 403, "forbidden")
+    problem = assert_problem(await haiti.post("kenya", count(10, female=11)), 422, "invalid-event")
+    assert problem["errors"][0]["message"] == "female must not exceed personnel"
+    assert_problem(await haiti.post("kenya", count(-1)), 422, "invalid-event")
+    # The return recorded last counts for its date: 0 now, so nobody can leave the next day.
+    leave = departed(1, on="2025-02-06")
+    assert_problem(await haiti.post("kenya", leave), 422, "rule-violation")

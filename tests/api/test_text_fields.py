@@ -82,6 +82,8 @@ def _steps(resolution: str) -> list[tuple[str, str, Build]]:
             "resolution": "S/RES/2751 (2024)", "expires_on": "2025-10-02"})),
         ("MandateEnded", "admin", fixed("MandateEnded", "2025-10-02", {
             "reason": "succeeded by the Gang Suppression Force"})),
+        ("StrengthReported", "admin", fixed("StrengthReported", "2025-10-01", {
+            "country": "KEN", "category": "police", "personnel": 140, "female": 12})),
     ]  # fmt: skip
 
 

@@ -38,6 +38,7 @@ def test_every_contract_type_is_in_the_catalogue() -> None:
         "FundsDeposited",
         "EventCorrected",
         "EventRetracted",
+        "StrengthReported",
         "DeadlineFlagged",
     }
     for spec in catalogue.CATALOGUE.values():
@@ -196,6 +197,7 @@ def test_every_free_text_field_refuses_controls_and_bidirectional_overrides() ->
         "EventCorrected": envelope | {"data.reason"},
         "EventRetracted": envelope | {"data.reason"},
         "DeadlineFlagged": envelope | {"data.resolution"},
+        "StrengthReported": envelope,
     }
     # A new text field must go through the same check (tests/api/test_text_fields.py then
     # asks for a case of it).

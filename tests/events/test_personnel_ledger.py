@@ -31,8 +31,10 @@ TYPES = {
     "withdraw": ("PledgeWithdrawn", "pledged", -1),
     "arrive": ("ContingentArrived", "deployed", 1),
     "depart": ("ContingentDeparted", "deployed", -1),
+    "count": ("StrengthReported", "deployed", 0),  # a headcount: the total, not a movement
 }
 _missions = itertools.count()
+_recorded = itertools.count()  # recording order: the one recorded last counts
 
 move = st.tuples(
     st.sampled_from(sorted(TYPES)),
@@ -50,14 +52,25 @@ requests = st.lists(st.lists(move | amend, min_size=1, max_size=4), min_size=1, 
 
 
 def _valid(facts: dict[str, dict[str, Any]]) -> bool:
-    deltas: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for f in facts.values():
-        if not f["retracted"]:
-            deltas[(f["measure"], f["category"])][f["day"]] += f["sign"] * f["n"]
-    for by_day in deltas.values():
-        total = 0
-        for day in sorted(by_day):
-            total += by_day[day]
+    """CONTRACT §3, naively: on each date the latest headcount on or before it (the one
+    recorded last among those of its date) plus the movements after it stays >= 0."""
+    live = [f for f in facts.values() if not f["retracted"]]
+    keys = {(f["measure"], f["category"]) for f in live}
+    for measure, category in keys:
+        mine = [f for f in live if (f["measure"], f["category"]) == (measure, category)]
+        for day in sorted({f["day"] for f in mine}):
+            counts = [f for f in mine if f["type"] == "StrengthReported" and f["day"] <= day]
+            since, total = -1, 0
+            if counts:
+                latest = max(f["day"] for f in counts)
+                since = latest
+                total = max((f for f in counts if f["day"] == latest), key=lambda f: f["order"])[
+                    "n"
+                ]
+            total += sum(
+                f["sign"] * f["n"] for f in mine
+                if f["type"] != "StrengthReported" and since < f["day"] <= day
+            )  # fmt: skip
             if total < 0:
                 return False
     return True
@@ -72,8 +85,11 @@ def _request(mission: str, op: tuple[Any, ...], facts: dict[str, Any], order: li
         data: dict[str, Any] = {"country": "KEN", "personnel": n, "category": c}
         if kind == "depart":
             data["reason"] = "rotation"
-        fact = {"day": a, "n": n, "category": c, "measure": measure, "sign": sign,
-                "retracted": False, "type": type_}  # fmt: skip
+        if kind == "count":
+            data = {"country": "KEN", "category": c, "personnel": n - 1}  # 0 is a headcount too
+        fact = {"day": a, "n": data["personnel"], "category": c, "measure": measure,
+                "sign": sign, "retracted": False, "type": type_,
+                "order": next(_recorded)}  # fmt: skip
         return body(type_, on(a), data, mission=mission), None, fact
     if not order:
         return None, None, None
@@ -83,6 +99,8 @@ def _request(mission: str, op: tuple[Any, ...], facts: dict[str, Any], order: li
         data = {"country": "KEN", "personnel": n, "category": old["category"]}
         if old["type"] == "ContingentDeparted":
             data["reason"] = "rotation"
+        if old["type"] == "StrengthReported":
+            data["personnel"] = n = n - 1
         payload = {"event_id": target, "data": data, "reason": "fix", "occurred_on": on(c)}
         return body("EventCorrected", "2024-12-01", payload, mission=mission), target, {
             **old, "n": n, "day": c}  # fmt: skip
@@ -101,6 +119,16 @@ def _stored_balances(store: EventStore, stream: str) -> dict[tuple[str, str], di
     return found
 
 
+def _stored_headcounts(store: EventStore, stream: str) -> dict[tuple[str, date], dict[int, int]]:
+    h = schema.personnel_headcounts
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(h).where(h.c.stream == stream)).all()
+    found: dict[tuple[str, date], dict[int, int]] = defaultdict(dict)
+    for r in rows:
+        found[(r.category, r.day)][r.version] = r.personnel
+    return dict(found)
+
+
 def _on(rows: dict[date, int], day: date) -> int:
     earlier = [d for d in rows if d <= day]
     return rows[max(earlier)] if earlier else 0
@@ -108,11 +136,12 @@ def _on(rows: dict[date, int], day: date) -> int:
 
 def assert_balances_match_the_history(store: EventStore, stream: str) -> None:
     events = store.read(stream=stream, limit=1000).events
-    rows, amended = personnel.derive(
+    rows, counts, amended = personnel.derive(
         Entry(e.id, e.type, e.version, e.occurred_on, e.data) for e in events
     )
+    assert _stored_headcounts(store, stream) == {k: v for k, v in counts.items() if v}
     expected: dict[tuple[str, str], dict[date, int]] = defaultdict(dict)
-    for measure, category, day, balance in rows:
+    for measure, category, day, _moved, balance, _reset in rows:
         expected[(measure, category)][day] = balance
     stored = _stored_balances(store, stream)
     for key in set(expected) | set(stored):
@@ -255,3 +284,41 @@ def test_balances_remembered_by_a_process_never_outlive_a_rolled_back_batch(
                            mission=mission))  # fmt: skip
     append(store, body("ContingentDeparted", "2024-07-04", {**leave, "personnel": 10},
                        mission=mission))  # fmt: skip
+
+
+def _move(kind: str, day: int, n: int) -> tuple[str, int, int, str]:
+    # A headcount's personnel is n - 1 (see _request), so ("count", d, 5) reports 4.
+    return (kind, day, n, "police")
+
+
+def test_a_departure_is_judged_against_the_headcount_and_the_arrivals_after_it(
+    store: EventStore,
+) -> None:
+    run(store, [
+        [_move("arrive", 1, 30)],
+        [_move("count", 5, 11)],  # a return: 10 on day 5, whatever the movements said
+        [_move("arrive", 6, 3)],
+        [_move("depart", 7, 14)],  # 10 + 3 - 14 < 0: refused
+        [_move("depart", 7, 13)],  # exactly what is there: fine
+    ])  # fmt: skip
+
+
+def test_a_later_headcount_makes_an_earlier_departure_count_only_up_to_it(
+    store: EventStore,
+) -> None:
+    run(store, [
+        [_move("arrive", 1, 10)],
+        [_move("count", 10, 5)],  # 4 there on day 10
+        [_move("depart", 5, 8)],  # judged on days 5-9 only (10 - 8 >= 0); day 10 stays 4
+        [_move("depart", 11, 5)],  # 4 - 5 < 0: refused
+        [_move("depart", 11, 4)],
+        [_move("depart", 5, 3)],  # 10 - 8 - 3 < 0 on day 5: refused
+    ])  # fmt: skip
+
+
+def test_the_oracle_catches_a_ledger_that_ignores_headcounts(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(personnel.PersonnelLedger, "_count", lambda *_args: None)
+    with pytest.raises(AssertionError):
+        run(store, [[_move("arrive", 1, 10)], [_move("count", 5, 21)], [_move("depart", 6, 20)]])

@@ -1,9 +1,10 @@
-"""What the rules keep so no check folds a stream: personnel balances and amended events.
+"""What the rules keep so no check folds a stream: personnel balances, headcounts, amendments.
 
-``personnel_balances`` holds, per contingent stream, measure and category, the balance at the
-end of each date with a movement; ``amended_events`` each corrected or retracted event as it now
-stands (events.personnel). Both are filled here from the stored events, one stream at a time,
-with the same fold the tests hold the live tables to.
+``personnel_balances`` holds, per contingent stream, measure and category, each date with a
+movement or a headcount (its net movements, the headcount that counts, the balance at its end);
+``personnel_headcounts`` the live headcounts of each date; ``amended_events`` each corrected or
+retracted event as it now stands (events.personnel). All are filled here from the stored
+events, one stream at a time, with the same fold the tests hold the live tables to.
 
 Revision ID: 0006
 Revises: 0005
@@ -35,7 +36,18 @@ def upgrade() -> None:
         sa.Column("measure", sa.String(16), primary_key=True),
         sa.Column("category", sa.String(16), primary_key=True),
         sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("moved", sa.BigInteger, nullable=False),
         sa.Column("balance", sa.BigInteger, nullable=False),
+        sa.Column("reset", sa.BigInteger, nullable=True),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
+        "personnel_headcounts",
+        sa.Column("stream", sa.String(80), primary_key=True),
+        sa.Column("category", sa.String(16), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("personnel", sa.Integer, nullable=False),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -51,6 +63,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("amended_events")
+    op.drop_table("personnel_headcounts")
     op.drop_table("personnel_balances")
 
 
@@ -67,20 +80,31 @@ def _entries(conn: sa.Connection) -> Iterator[tuple[str, Entry]]:
 
 def _fill(conn: sa.Connection) -> None:
     balances: list[dict[str, Any]] = []
+    headcounts: list[dict[str, Any]] = []
     amended: list[dict[str, Any]] = []
     # Written once every stream is read: the read is one cursor over the events (streamed on
     # PostgreSQL), and the rows it leaves are per date and per amended event, not per event.
     for stream, group in groupby(_entries(conn), key=lambda pair: pair[0]):
-        rows, facts = personnel.derive(entry for _, entry in group)
+        rows, counts, facts = personnel.derive(entry for _, entry in group)
         balances.extend(
-            {"stream": stream, "measure": m, "category": c, "day": d, "balance": b}
-            for m, c, d, b in rows
+            {"stream": stream, "measure": m, "category": c, "day": d, "moved": mv,
+             "balance": b, "reset": x}
+            for m, c, d, mv, b, x in rows
+        )  # fmt: skip
+        headcounts.extend(
+            {"stream": stream, "category": c, "day": d, "version": v, "personnel": n}
+            for (c, d), live in counts.items()
+            for v, n in live.items()
         )
         amended.extend(
             {"event_id": f.id, "stream": stream, "occurred_on": f.occurred_on, "data": f.data,
              "retracted": int(f.retracted)}
             for f in facts.values()
         )  # fmt: skip
-    for table, values in ((schema.personnel_balances, balances), (schema.amended_events, amended)):
+    for table, values in (
+        (schema.personnel_balances, balances),
+        (schema.personnel_headcounts, headcounts),
+        (schema.amended_events, amended),
+    ):
         for start in range(0, len(values), CHUNK):
             conn.execute(table.insert(), values[start : start + CHUNK])

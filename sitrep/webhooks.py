@@ -97,7 +97,7 @@ def summary(mission: str, data: dict[str, Any]) -> str:
     if data["deadline"] == "mandate_expiry":
         what = f"The mandate of {mission} ({data.get('resolution')})"
         if days < 0:
-            return f"{what} expired on {due_on} and no renewal is recorded."
+            return f"{what} expired on {due_on}: no renewal recorded."
         return f"{what} expires on {due_on}: {_days(days)} left."
     what = f"Review {data.get('review_id')} of {mission}"
     if days < 0:

@@ -10,7 +10,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const drawn = {}; // the answers last drawn, to redraw the charts at a new width
 
 const state = {
-  mission: "mss-haiti",
+  mission: "", // empty until the URL or the list of missions names one
+  missions: [], // GET /v1/missions, today as known now
   asOf: "", // YYYY-MM-DD, empty for today
   knownAt: "", // datetime-local value read as UTC, empty for now
   token: sessionStorage.getItem(TOKEN_KEY) || "",
@@ -242,8 +243,10 @@ function describe(type, data) {
       const ceiling = data.personnel_ceiling ? `, ceiling ${num(data.personnel_ceiling)}` : "";
       return `${data.resolution} ${verb} until ${showDay(data.expires_on)}${ceiling}`;
     }
-    case "MandateEnded":
-      return `Mandate ended: ${data.reason}`;
+    case "MandateEnded": {
+      const next = data.successor_mission ? ` Succeeded by ${missionName(data.successor_mission)}.` : "";
+      return `Mandate ended: ${data.reason}${next}`;
+    }
     case "ReviewScheduled":
       return `${data.title}, due ${showDay(data.due_on)}`;
     case "ReviewCompleted":
@@ -275,14 +278,19 @@ function describe(type, data) {
 }
 
 function alertSentence(data) {
-  const what = data.deadline === "mandate_expiry"
-    ? `Mandate ${data.resolution || ""} expires`.replace("  ", " ")
-    : `Review ${data.review_id || ""} is due`;
-  const left = data.days_remaining >= 0
-    ? `${plural(data.days_remaining, "day")} left`
-    : `${plural(-data.days_remaining, "day")} overdue`;
-  const overdue = data.threshold_days === 0 ? " (date passed)" : "";
-  return `${what} on ${showDay(data.due_on)}: ${left}${overdue}`;
+  const mandate = data.deadline === "mandate_expiry";
+  const name = mandate ? `Mandate ${data.resolution || ""}` : `Review ${data.review_id || ""}`;
+  const what = name.trim();
+  const due = showDay(data.due_on);
+  if (data.days_remaining >= 0) {
+    return `${what} ${mandate ? "expires" : "is due"} on ${due}: ${plural(data.days_remaining, "day")} left`;
+  }
+  // Past the date the flag says what the record lacks, not what happened in the world: a
+  // renewal or a completion may yet be reported late.
+  const later = `${plural(-data.days_remaining, "day")} later`;
+  return mandate
+    ? `${what} expired on ${due}: no renewal recorded ${later}`
+    : `${what} was due on ${due}: not recorded as completed ${later}`;
 }
 
 const namedEvents = new Map(); // id -> envelope, for corrections naming older reports
@@ -377,19 +385,28 @@ function showBefore(amendment, named) {
   setTime(named ? named.occurred_on : state.asOf, toKnownAtValue(instant));
 }
 
-/** A hint pointing at the newest correction: the quickest way to see what known_at is for. */
+/** The correction whose report stood longest before it, with that report: the clearest case
+ *  of what known_at is for (a report fixed a minute later shows little). Newest first on ties. */
+async function storyCorrection() {
+  let best = null;
+  for (const amendment of state.events.filter((e) => e.type === "EventCorrected")) {
+    const named = await namedEvent(amendment.data.event_id);
+    if (!named) continue;
+    const stood = new Date(amendment.recorded_at) - new Date(named.recorded_at);
+    if (!best || stood > best.stood) best = { amendment, named, stood };
+  }
+  return best;
+}
+
+/** A hint walking through one correction: the quickest way to see what known_at is for. */
 async function renderStory() {
   const story = $("story");
-  const amendment = state.events.find((e) => e.type === "EventCorrected");
-  if (!amendment) {
+  const found = await storyCorrection();
+  if (!found) {
     story.hidden = true;
     return;
   }
-  const named = await namedEvent(amendment.data.event_id);
-  if (!named) {
-    story.hidden = true;
-    return;
-  }
+  const { amendment, named } = found;
   const was = describe(named.type, named.data);
   const now = describe(named.type, amendment.data.data || {});
   const instant = new Date(new Date(amendment.recorded_at).getTime() - 1000).toISOString();
@@ -702,12 +719,15 @@ function renderFunding(answer) {
 
 // --- mandate ---------------------------------------------------------------------------------
 
+// "lapsed" is the read model's word for a mandate past its expiry with no renewal recorded: the
+// page says just that, since a renewal may exist that nobody has reported yet.
 const STATUS_TEXT = {
   pending: "Not yet authorized",
   active: "Active",
-  lapsed: "Lapsed",
+  lapsed: "Expired, no renewal recorded",
   ended: "Ended",
 };
+const STATUS_SHORT = { lapsed: "no renewal recorded" };
 
 function renderMandate(answer) {
   const days = answer.days_remaining;
@@ -717,8 +737,14 @@ function renderMandate(answer) {
     big.textContent = plural(days, "day");
     detail.textContent = `left, until ${showDay(answer.expires_on)} (${answer.resolution})`;
   } else if (answer.status === "lapsed") {
-    big.textContent = "Lapsed";
-    detail.textContent = `${plural(-days, "day")} since ${showDay(answer.expires_on)} (${answer.resolution})`;
+    big.textContent = "Expired";
+    detail.textContent = `on ${showDay(answer.expires_on)} (${answer.resolution}), ` +
+      `${plural(-days, "day")} ago: no renewal recorded`;
+  } else if (answer.status === "ended") {
+    const end = answer.history.filter((item) => item.type === "MandateEnded").pop();
+    big.textContent = "Ended";
+    detail.textContent = [end ? `on ${showDay(end.occurred_on)}` : "", answer.resolution ? `(${answer.resolution})` : ""]
+      .filter(Boolean).join(" ");
   } else {
     big.textContent = STATUS_TEXT[answer.status] || answer.status;
     detail.textContent = answer.resolution ? answer.resolution : "";
@@ -729,7 +755,7 @@ function renderMandate(answer) {
     ["Resolution in force", answer.resolution || "–"],
     ["First authorized", showDay(answer.authorized_on)],
     ["Expires", answer.expires_on ? h("time", { datetime: answer.expires_on }, showDay(answer.expires_on)) : "–"],
-    ["Days remaining", days == null ? "–" : days >= 0 ? num(days) : `${num(-days)} overdue`],
+    ["Days remaining", days == null ? "–" : days >= 0 ? num(days) : `none: ${plural(-days, "day")} past expiry`],
     ["Personnel ceiling", answer.personnel_ceiling ? num(answer.personnel_ceiling) : "none set"],
   ];
   $("mandate-summary").replaceChildren(h("dl", { class: "facts" },
@@ -737,7 +763,7 @@ function renderMandate(answer) {
 
   const history = answer.history.map((item) => h("li", {},
     h("time", { datetime: item.occurred_on }, showDay(item.occurred_on)), ": ",
-    `${TYPE_LABELS[item.type] || item.type}, ${item.resolution || ""}`,
+    [TYPE_LABELS[item.type] || item.type, item.resolution].filter(Boolean).join(", "),
     item.expires_on ? `, until ${showDay(item.expires_on)}` : ""));
   $("mandate-history").replaceChildren(...history);
   if (!history.length) $("mandate-history").append(h("li", {}, "None by this date."));
@@ -836,7 +862,7 @@ function saveLocation(coalesce = false) {
 
 function readLocation() {
   const params = new URLSearchParams(location.search);
-  state.mission = params.get("mission") || state.mission;
+  state.mission = params.get("mission") || "";
   const asOf = params.get("as_of") || "";
   state.asOf = /^\d{4}-\d{2}-\d{2}$/.test(asOf) ? asOf : "";
   const knownAt = params.get("known_at");
@@ -895,19 +921,79 @@ function needToken(message) {
   if (first) $("token").focus();
 }
 
+/** The mission to open when none is asked for: the newest of those whose mandate is in force
+ *  today, else the newest of all (by registration date, then id). */
+function defaultMission(missions) {
+  const newer = (a, b) => (a.registered_on || "") > (b.registered_on || "")
+    || ((a.registered_on || "") === (b.registered_on || "") && a.mission > b.mission);
+  const newest = (list) => list.reduce((a, b) => (newer(b, a) ? b : a));
+  if (!missions.length) return "";
+  const active = missions.filter((m) => m.status === "active");
+  return newest(active.length ? active : missions).mission;
+}
+
+function missionName(id) {
+  const found = state.missions.find((m) => m.mission === id);
+  return found ? found.name : id;
+}
+
+/** The page's URL for ``mission`` at the date and instant shown. */
+function missionHref(mission) {
+  const params = new URLSearchParams({ mission });
+  if (state.asOf) params.set("as_of", state.asOf);
+  if (state.knownAt) params.set("known_at", knownAtInstant());
+  return `${location.pathname}?${params}`;
+}
+
+async function showMission(mission) {
+  state.mission = mission;
+  saveLocation();
+  await start();
+}
+
+/** A link to another mission of the succession, or its id alone when it is not registered. */
+function missionLink(id) {
+  if (!state.missions.some((m) => m.mission === id)) return h("code", {}, id);
+  return h("a", {
+    href: missionHref(id), "data-mission": id,
+    onclick: (event) => {
+      event.preventDefault();
+      showMission(id);
+    },
+  }, missionName(id));
+}
+
+/** The missions before and after the one shown, as links (kept to the date and instant shown). */
+function renderSuccession() {
+  const current = state.missions.find((m) => m.mission === state.mission);
+  const box = $("succession");
+  const parts = [];
+  if (current && current.predecessor_mission) {
+    parts.push(h("span", { class: "predecessor" }, "Successor to ", missionLink(current.predecessor_mission)));
+  }
+  if (current && current.successor_mission) {
+    parts.push(h("span", { class: "successor" }, "Succeeded by ", missionLink(current.successor_mission)));
+  }
+  box.replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
+  box.hidden = !parts.length;
+}
+
 async function loadMissions() {
   const answer = await api("/v1/missions");
+  state.missions = answer.missions;
   const select = $("mission");
-  const options = answer.missions.map((m) => h("option", { value: m.mission }, `${m.mission} (${m.status})`));
-  if (!answer.missions.some((m) => m.mission === state.mission) && answer.missions.length) {
-    state.mission = answer.missions[0].mission;
+  const options = answer.missions.map((m) =>
+    h("option", { value: m.mission }, `${m.mission} (${STATUS_SHORT[m.status] || m.status})`));
+  if (!answer.missions.some((m) => m.mission === state.mission)) {
+    state.mission = defaultMission(answer.missions);
   }
   select.replaceChildren(...options);
-  if (!options.length) select.append(h("option", { value: state.mission }, state.mission));
+  if (!options.length) select.append(h("option", { value: "" }, "no mission yet"));
   select.value = state.mission;
   const current = answer.missions.find((m) => m.mission === state.mission);
   state.missionName = current ? current.name : state.mission;
-  $("mission-name").textContent = state.missionName;
+  $("mission-name").textContent = state.missionName || "Mission dashboard";
+  renderSuccession();
 }
 
 async function refresh() {
@@ -915,6 +1001,7 @@ async function refresh() {
   const generation = state.generation;
   renderBanner();
   renderExports();
+  renderSuccession();
   document.body.classList.add("loading");
   try {
     const mission = `/v1/missions/${state.mission}`;
@@ -945,7 +1032,7 @@ async function refresh() {
 async function start() {
   try {
     await loadMissions();
-    state.events = await latestEvents(state.mission);
+    state.events = state.mission ? await latestEvents(state.mission) : [];
     state.after = state.events.length ? state.events[0].position : 0;
   } catch (error) {
     if (error instanceof AuthNeeded) {
@@ -958,6 +1045,10 @@ async function start() {
   $("token-panel").hidden = true;
   document.body.classList.remove("locked");
   renderForgetToken();
+  if (!state.mission) {
+    showError("No mission is registered on this server yet.");
+    return;
+  }
   await refresh();
   listen();
 }
@@ -1137,11 +1228,7 @@ async function main() {
     $(id).addEventListener("change", () => setTime($("as-of").value, $("known-at").value, true));
   }
   $("reset-time").addEventListener("click", () => setTime("", ""));
-  $("mission").addEventListener("change", async (event) => {
-    state.mission = event.target.value;
-    saveLocation();
-    await start();
-  });
+  $("mission").addEventListener("change", (event) => showMission(event.target.value));
   $("token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     state.token = $("token").value.trim();
@@ -1159,9 +1246,13 @@ async function main() {
       if (drawn.funding) renderFunding(drawn.funding);
     }, 200);
   });
-  window.addEventListener("popstate", () => {
+  window.addEventListener("popstate", async () => {
+    const shown = state.mission;
     readLocation();
-    refresh();
+    // A URL naming no mission (or an unknown one) stands for the default one.
+    if (!state.missions.some((m) => m.mission === state.mission)) state.mission = defaultMission(state.missions);
+    if (state.mission !== shown) await start();
+    else refresh();
   });
   await start();
 }

@@ -75,7 +75,12 @@ def _day(value: str | None) -> date | None:
 def _flag_line(mission: str, data: dict[str, Any], event_id: str) -> str:
     ref = data.get("resolution") or data.get("review_id")
     days = data["days_remaining"]
-    when = f"{plural(days, 'day')} remaining" if days >= 0 else f"{plural(-days, 'day')} overdue"
+    if days >= 0:
+        when = f"{plural(days, 'day')} remaining"
+    elif data["deadline"] == "mandate_expiry":  # what is known is the record, not the world
+        when = f"expired {plural(-days, 'day')} ago, no renewal recorded"
+    else:
+        when = f"{plural(-days, 'day')} overdue"
     return (
         f"flagged {mission} {data['deadline']} {ref} due {data['due_on']}: {when} "
         f"(threshold {data['threshold_days']}) [{event_id}]"

@@ -131,7 +131,7 @@ def _print_demo(host: str, port: int, path: Path, events: int, token: str) -> No
     base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
     today = datetime.now(UTC).date().isoformat()
     example = (
-        f'{{"mission": "mss-haiti", "type": "ContingentArrived", "occurred_on": "{today}", '
+        f'{{"mission": "gsf-haiti", "type": "ContingentArrived", "occurred_on": "{today}", '
         '"data": {"country": "JAM", "personnel": 10, "category": "police"}}'
     )
     typer.echo(

@@ -105,3 +105,93 @@ async def test_etag_and_errors(haiti: Api) -> None:
     bad = await haiti.get("/v1/missions/mss-haiti/mandate", known_at="2024-07-01T00:00:00")
     assert_problem(bad, 422, "invalid-request")
     assert_problem(await haiti.client.get("/v1/missions"), 401, "unauthenticated")
+
+
+async def _listing(api: Api) -> dict[str, dict[str, object]]:
+    response = await api.get("/v1/missions")
+    assert response.status_code == 200, response.text
+    return {m["mission"]: m for m in response.json()["missions"]}
+
+
+async def _posted(api: Api, who: str, event: dict[str, object]) -> dict[str, object]:
+    response = await api.post(who, event)
+    assert response.status_code == 201, response.text
+    found: dict[str, object] = response.json()
+    return found
+
+
+async def test_missions_name_their_successor_and_predecessor(haiti: Api) -> None:
+    # The MSS is followed by the GSF (S/RES/2793 (2025)); a third mission stands alone.
+    await _posted(haiti, "admin", authorized())
+    await _posted(haiti, "admin", body("MandateRenewed", "2024-09-30", {
+        "resolution": "S/RES/2751 (2024)", "expires_on": "2025-10-02"}))  # fmt: skip
+    for mission, name in (("gsf-haiti", "Gang Suppression Force"), ("other", "Another mission")):
+        data = {"name": name, "lead_country": "KEN", "host_country": "HTI"}
+        registration = body("MissionRegistered", "2025-09-30", data, mission=mission)
+        await _posted(haiti, "admin", registration)
+    await _posted(haiti, "admin", body("MandateAuthorized", "2025-09-30", {
+        "resolution": "S/RES/2793 (2025)", "expires_on": "2026-09-30",
+        "personnel_ceiling": 5550}, mission="gsf-haiti"))  # fmt: skip
+    before = await _listing(haiti)
+    assert [before[m]["successor_mission"] for m in before] == [None, None, None]
+    assert [before[m]["predecessor_mission"] for m in before] == [None, None, None]
+
+    end = await _posted(haiti, "admin", body("MandateEnded", "2025-10-02", {
+        "reason": "transition into the Gang Suppression Force",
+        "successor_mission": "gsf-haiti"}))  # fmt: skip
+    found = await _listing(haiti)
+    assert list(found) == ["gsf-haiti", "mss-haiti", "other"]
+    assert found["mss-haiti"] == {
+        "mission": "mss-haiti", "name": "Multinational Security Support mission",
+        "registered_on": "2023-10-02", "status": "ended", "expires_on": "2025-10-02",
+        "deployed": 0, "successor_mission": "gsf-haiti", "predecessor_mission": None,
+    }  # fmt: skip
+    gsf = found["gsf-haiti"]
+    assert gsf["successor_mission"] is None and gsf["predecessor_mission"] == "mss-haiti"
+    # The clock stands at 23 November 2026: the GSF's twelve months ran out on 30 September.
+    assert gsf["status"] == "lapsed" and gsf["expires_on"] == "2026-09-30"
+    assert gsf["registered_on"] == "2025-09-30"
+    assert found["other"]["successor_mission"] is found["other"]["predecessor_mission"] is None
+
+    # A correction naming another successor moves both links; the GSF then has none.
+    await _posted(haiti, "admin", corrected(str(end["id"]), {
+        "reason": "succeeded by another mission", "successor_mission": "other"}))  # fmt: skip
+    found = await _listing(haiti)
+    assert found["mss-haiti"]["successor_mission"] == "other"
+    assert found["other"]["predecessor_mission"] == "mss-haiti"
+    assert found["gsf-haiti"]["predecessor_mission"] is None
+
+    # A successor need not be registered yet: the name stands, and nothing points back.
+    await _posted(haiti, "admin", corrected(str(end["id"]), {
+        "reason": "to a force not yet registered", "successor_mission": "new-force"}))  # fmt: skip
+    found = await _listing(haiti)
+    assert found["mss-haiti"]["successor_mission"] == "new-force"
+    assert all(m["predecessor_mission"] is None for m in found.values())
+
+    # Retracted, the end is gone: no succession, and the MSS's mandate is lapsed again.
+    await _posted(haiti, "admin", retracted(str(end["id"])))
+    found = await _listing(haiti)
+    assert found["mss-haiti"]["status"] == "lapsed"
+    assert all(m["successor_mission"] is m["predecessor_mission"] is None for m in found.values())
+
+
+async def test_an_end_without_a_successor_names_none(haiti: Api) -> None:
+    await _posted(haiti, "admin", authorized())
+    await _posted(haiti, "admin", body("MandateEnded", "2024-06-01", {"reason": "withdrawn"}))
+    (found,) = (await _listing(haiti)).values()
+    assert found["status"] == "ended"
+    assert found["successor_mission"] is None and found["predecessor_mission"] is None
+
+
+async def test_of_two_missions_naming_one_successor_the_later_end_precedes_it(haiti: Api) -> None:
+    for mission in ("mission-b", "merged"):
+        data = {"name": mission, "lead_country": "KEN", "host_country": "HTI"}
+        registration = body("MissionRegistered", "2024-01-01", data, mission=mission)
+        await _posted(haiti, "admin", registration)
+    for mission, ended_on in (("mss-haiti", "2025-10-02"), ("mission-b", "2025-03-01")):
+        await _posted(haiti, "admin", authorized(mission=mission))
+        await _posted(haiti, "admin", body("MandateEnded", ended_on, {
+            "reason": "merged", "successor_mission": "merged"}, mission=mission))  # fmt: skip
+    found = await _listing(haiti)
+    assert found["merged"]["predecessor_mission"] == "mss-haiti"
+    assert found["mission-b"]["successor_mission"] == found["mss-haiti"]["successor_mission"]

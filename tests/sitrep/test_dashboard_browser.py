@@ -1,9 +1,13 @@
 """The dashboard in a real browser (issue 6): headless Chromium against a live ``sitrep serve``.
 
-The store holds the bundled MSS Haiti timeline; reads need a token, so the page first asks for
-one. The test then watches a new event arrive without a reload, changes the as-of date and the
-known-at instant and sees the figures change (the Kenyan 400 → 200 correction), and saves
-screenshots under ``test-artifacts/`` (``SITREP_TEST_ARTIFACTS`` to put them elsewhere).
+The store holds the bundled MSS Haiti timeline, through the Gang Suppression Force that succeeded
+the MSS, and one pass of the deadline check; reads need a token, so the page first asks for one.
+Asked for no mission, the page opens on the GSF (no mandate is in force today, and it is the
+newest mission), which says its mandate expired with no renewal recorded. The test then watches
+a new event arrive without a reload, follows the succession link back to the MSS and forth,
+changes the as-of date and the known-at instant and sees the figures change (the Kenyan 400 →
+200 correction), and saves screenshots under ``test-artifacts/`` (``SITREP_TEST_ARTIFACTS`` to
+put them elsewhere).
 
 It needs ``chromium`` and ``chromedriver`` on ``PATH`` (Debian's ``chromium`` and
 ``chromium-driver`` packages); without either it is skipped, naming what is missing, unless
@@ -26,12 +30,16 @@ import pytest
 
 from api.tokens import create_token
 from events.catalogue import Role
+from projections.runner import Projector
 from sitrep.database import open_store
+from sitrep.deadlines import check_deadlines
 from sitrep.demo import load_timeline
-from tests.conftest import make_settings
+from tests.conftest import body, make_settings
 from tests.sitrep.test_serve import serving
 
 ROOT = Path(__file__).resolve().parents[2]
+MSS = "Multinational Security Support Mission in Haiti"
+GSF = "Gang Suppression Force"
 #: The programs the test drives, each with the Debian package that installs it.
 PROGRAMS = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 WAIT_SECONDS = 20.0
@@ -109,12 +117,15 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def demo_store(tmp_path: Path) -> tuple[str, dict[str, str]]:
-    """A SQLite store with the bundled timeline, and a reader's and an admin's tokens."""
+    """A SQLite store with the bundled timeline and today's deadline flags, and a reader's and an
+    admin's tokens."""
     url = f"sqlite:///{tmp_path}/dashboard.db"
     store = open_store(make_settings(url))
     try:
         load_timeline(store)
         now = datetime.now(UTC)
+        # As the demo's scheduler does on start-up: the GSF's expired mandate is flagged.
+        check_deadlines(store, Projector(store), now.date(), (90, 60, 30, 14, 7, 1))
         tokens = {
             role.value: create_token(store.engine, role=role, name=f"{role.value}-1", now=now)[1]
             for role in (Role.READER, Role.ADMIN)
@@ -134,6 +145,12 @@ def _wait(driver: Any, what: str, condition: Callable[[], bool]) -> None:
     except TimeoutException:
         _screenshot(driver, "dashboard-failure.png")
         pytest.fail(f"timed out waiting for {what}; see test-artifacts/dashboard-failure.png")
+
+
+def _wait_loaded(driver: Any, what: str) -> None:
+    """Until the page's latest refresh has drawn everything (events and hint included)."""
+    script = "return !document.body.classList.contains('loading') && document.body.dataset.loaded"
+    _wait(driver, what, lambda: bool(driver.execute_script(script)))
 
 
 def _wait_total(driver: Any, total: str, what: str) -> None:
@@ -174,39 +191,80 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         _wait(browser, "the token form", token.is_displayed)
         token.send_keys(tokens["reader"])
         browser.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
-        _wait_total(browser, "590", "the deployed total")
+        # No mission asked for: none has a mandate in force today, so the newest one, the GSF.
+        _wait(browser, "the default mission", lambda: _text(browser, "#mission-name") == GSF)
+        _wait_total(browser, "0", "the GSF's deployed total")
         assert not browser.find_element(By.ID, "token-panel").is_displayed()
-        assert _text(browser, "#mission-name") == "Multinational Security Support Mission in Haiti"
-        assert _text(browser, "#strength-table tr[data-country=KEN] .deployed") == "400"
-        assert _text(browser, "#strength-table tr[data-country=GTM] .deployed") == "150"
-        assert "Kenya" in _text(browser, "#strength-table tr[data-country=KEN] th")
-        assert _text(browser, "#mandate-days") == "Lapsed"
-        # the newest event is the correction of the first Kenyan contingent, 400 -> 200
-        newest = _text(browser, "#events li:first-child")
-        assert "Corrects the report of 25 Jun 2024" in newest
-        assert "now 200 police personnel of Kenya arrived" in newest
+        assert "mission=" not in browser.current_url
+        assert browser.find_element(By.ID, "mission").get_attribute("value") == "gsf-haiti"
+        assert "ceiling 5,550" in _text(browser, "#deployed-detail")
+        # Expired on 30 September 2026, and nothing says it was renewed: the page says so, and
+        # does not say the mandate lapsed.
+        assert _text(browser, "#mandate-days") == "Expired"
+        # (ICU writes September "Sep" or "Sept" in en-GB, depending on its version.)
+        assert "2026 (S/RES/2793 (2025))" in _text(browser, "#mandate-detail")
+        assert "no renewal recorded" in _text(browser, "#mandate-detail")
+        assert "Expired, no renewal recorded" in _text(browser, "#mandate-summary")
+        assert "no renewal recorded" in _text(browser, "#alerts li:first-child")
+        assert "lapse" not in browser.find_element(By.TAG_NAME, "main").text.lower()
+        # The newest event is the deadline check's flag; the December 2025 pledges come next.
+        _wait_loaded(browser, "the GSF's events")
+        assert "no renewal recorded" in _text(browser, "#events li:first-child")
+        assert "Haiti pledged 50,000,000 USD (in kind)" in _text(browser, "#events li:nth-child(2)")
+        assert _text(browser, "#strength-table tr[data-country=TCD] .pledged") == "1,500"
+        # The succession: back to the MSS the GSF took over from.
+        back = browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=mss-haiti]")
+        assert _text(browser, "#succession") == f"Successor to {MSS}"
+        assert "mission=mss-haiti" in (back.get_attribute("href") or "")
 
         # Live: an event posted elsewhere shows up without a reload.
         arrival = {
-            "mission": "mss-haiti",
+            "mission": "gsf-haiti",
             "type": "ContingentArrived",
             "occurred_on": datetime.now(UTC).date().isoformat(),
             "data": {"country": "JAM", "personnel": 10, "category": "police"},
             "source": {"title": "Browser test", "url": "https://example.org/report"},
         }
-        posted = httpx.post(
-            f"{server.base_url}/v1/events",
-            json=arrival,
-            headers={"Authorization": f"Bearer {tokens['admin']}"},
-            timeout=10,
-        )
-        assert posted.status_code == 201, posted.text
-        _wait_total(browser, "600", "the live update")
+
+        def post(event: dict[str, Any]) -> None:
+            posted = httpx.post(
+                f"{server.base_url}/v1/events",
+                json=event,
+                headers={"Authorization": f"Bearer {tokens['admin']}"},
+                timeout=10,
+            )
+            assert posted.status_code == 201, posted.text
+
+        post(arrival)
+        _wait_total(browser, "10", "the live update")
         newest = browser.find_element(By.CSS_SELECTOR, "#events li:first-child")
         assert "10 police personnel of Jamaica arrived" in newest.text
         link = newest.find_element(By.CSS_SELECTOR, ".source a")
         assert link.get_attribute("href") == "https://example.org/report"
         _screenshot(browser, "dashboard-today.png")
+
+        # Following the link opens the MSS: ended on 2 October 2025, succeeded by the GSF. (The
+        # live update redrew the link.)
+        browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=mss-haiti]").click()
+        _wait(browser, "the MSS", lambda: _text(browser, "#mission-name") == MSS)
+        _wait_total(browser, "734", "the MSS's deployed total")
+        assert "mission=mss-haiti" in browser.current_url
+        assert _text(browser, "#strength-table tr[data-country=KEN] .deployed") == "544"
+        assert _text(browser, "#strength-table tr[data-country=GTM] .deployed") == "150"
+        assert "Kenya" in _text(browser, "#strength-table tr[data-country=KEN] th")
+        assert _text(browser, "#mandate-days") == "Ended"
+        assert "2 Oct 2025 (S/RES/2751 (2024))" in _text(browser, "#mandate-detail")
+        assert _text(browser, "#succession") == f"Succeeded by {GSF}"
+        browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=gsf-haiti]")
+        # The newest event is the end of the MSS, naming its successor.
+        _wait_loaded(browser, "the MSS's events")
+        newest_text = _text(browser, "#events li:first-child")
+        assert "Mandate ended" in newest_text and f"Succeeded by {GSF}." in newest_text
+        # The hint walks through the correction that stood longest: 400 -> 200, six months on
+        # (the 168 -> 144 one was corrected within the minute).
+        story = _text(browser, "#story")
+        assert "the report of 25 Jun 2024 said" in story
+        assert "corrected to “200 police personnel of Kenya arrived" in story
 
         # As of 1 July 2024: only the first Kenyan contingent, at its corrected 200.
         browser.execute_script(
@@ -231,9 +289,37 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert "known_at=2024-12-31T00%3A00%3A00Z" in browser.current_url
         shot = _screenshot(browser, "dashboard.png")
 
-        # Back to today, as known now, with one button.
+        # Back to today, as known now, with one button; then forth to the GSF, kept in that view.
         browser.find_element(By.ID, "reset-time").click()
-        _wait_total(browser, "600", "today's figures")
+        _wait_total(browser, "734", "today's figures")
+        browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=gsf-haiti]").click()
+        _wait(browser, "the GSF again", lambda: _text(browser, "#mission-name") == GSF)
+        _wait_total(browser, "10", "the GSF's figures with the live arrival")
+        assert "mission=gsf-haiti" in browser.current_url
+
+        # The default again, with a mission newer than the GSF: the newest while none is in
+        # force, then the one in force once the GSF is renewed (the test's events, not the
+        # record's: no source records a renewal).
+        today = datetime.now(UTC).date()
+        post(
+            body(
+                "MissionRegistered",
+                today,
+                {"name": "Test force", "lead_country": "JAM", "host_country": "HTI"},
+                mission="test-force",
+            )
+        )
+        browser.get(f"{server.base_url}/")
+        _wait(
+            browser, "the newest mission", lambda: _text(browser, "#mission-name") == "Test force"
+        )
+        assert _text(browser, "#succession") == ""
+        post(body("MandateRenewed", today, {"resolution": "S/RES/9999 (2026)",
+                                            "expires_on": f"{today.year + 1}-12-31"},
+                  mission="gsf-haiti"))  # fmt: skip
+        browser.get(f"{server.base_url}/")
+        _wait(browser, "the mission in force", lambda: _text(browser, "#mission-name") == GSF)
+        _wait(browser, "its countdown", lambda: "left" in _text(browser, "#mandate-detail"))
 
         errors = [
             entry["message"]

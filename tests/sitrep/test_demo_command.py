@@ -97,11 +97,22 @@ def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> No
         assert strength.json()["deployed"] == 590
         assert _arrivals(client) == ARRIVALS
 
-        # the scheduler is on: its start-up pass flags the lapsed mandate
+        # the MSS ended on 2 October 2025, succeeded by the GSF, whose mandate has expired
+        listed = {m["mission"]: m for m in client.get("/v1/missions").json()["missions"]}
+        assert listed["mss-haiti"]["status"] == "ended"
+        assert listed["mss-haiti"]["successor_mission"] == "gsf-haiti"
+        assert listed["gsf-haiti"]["predecessor_mission"] == "mss-haiti"
+        assert listed["gsf-haiti"]["expires_on"] == "2026-09-30"
+
+        # the scheduler is on: its start-up pass flags the expired mandate (not the ended one)
         deadline = time.monotonic() + 10
         while not client.get("/v1/alerts").json()["alerts"] and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert client.get("/v1/alerts").json()["alerts"], "the scheduler flagged nothing"
+        alerts = client.get("/v1/alerts").json()["alerts"]
+        assert alerts, "the scheduler flagged nothing"
+        assert {(a["mission"], a["deadline"], a["due_on"]) for a in alerts} == {
+            ("gsf-haiti", "mandate_expiry", "2026-09-30")
+        }
 
         # the token posts; without it, writing is refused
         arrival = {

@@ -392,7 +392,7 @@ def test_cli_leaves_undelivered_webhooks_pending_after_its_wait(
     url = f"http://127.0.0.1:{port}/down"
     result = cli(database_url, "--today", "2024-10-03", "--wait", "0", SITREP_WEBHOOK_URLS=url)
     assert result.exit_code == 0, result.output
-    assert "due 2024-10-02: 1 day overdue (threshold 0)" in result.stdout
+    assert "due 2024-10-02: expired 1 day ago, no renewal recorded (threshold 0)" in result.stdout
     assert "0 webhooks delivered, 1 pending (retried by the next run or sitrep serve)" in (
         result.stderr
     )

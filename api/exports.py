@@ -26,6 +26,11 @@ from projections import force_strength, funding
 # organisations (#org, with +funder for donors), dates and money (#value, #currency);
 # attributes may be coined freely, so personnel counts are the mission's #capacity with
 # +personnel, +deployed / +pledged, the core sex attribute +f, and the category.
+# A headcount's date is when the counted strength held, so #date with the core +occurred ("when
+# something took place"; +reported already marks known_at, when the figures were on record) and
+# a coined +headcount. The unreconciled change is a difference of personnel, not a count: the
+# mission's #capacity+personnel with a coined +unreconciled and without +deployed, so a tool
+# summing "#capacity+deployed" columns does not add it to the strength.
 FORCE_STRENGTH_COLUMNS = [
     ("country", "#country+code"),
     ("country_name", "#country+name"),
@@ -35,6 +40,8 @@ FORCE_STRENGTH_COLUMNS = [
     ("police", "#capacity+personnel+deployed+police"),
     ("military", "#capacity+personnel+deployed+military"),
     ("civilian", "#capacity+personnel+deployed+civilian"),
+    ("reported_on", "#date+occurred+headcount"),
+    ("unreconciled", "#capacity+personnel+unreconciled"),
     ("mission", "#activity+code"),
     ("as_of", "#date"),
     ("known_at", "#date+reported"),

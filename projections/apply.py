@@ -11,7 +11,9 @@ from sqlalchemy import Connection, select
 
 from events import money
 from events.envelope import RecordedEvent
+from projections import headcounts
 from projections.book import ALL, Book
+from projections.schema import headcounts as headcount_rows
 from projections.schema import mission_facts
 
 MISSION_TYPES = frozenset({
@@ -96,6 +98,18 @@ def _do(
              "recorded_from": at, "recorded_to": None},
         )  # fmt: skip
         return
+    if event.type == headcounts.TYPE:
+        # A headcount is a fact, not a delta: kept as a version, read with the totals.
+        key = headcounts.key_of(data)
+        _conn(book).execute(
+            headcount_rows.insert(),
+            {"generation": book.generation, "mission": event.mission, "key": key,
+             "day": occurred_on, "version": version, "event_id": event.id,
+             "personnel": data["personnel"], "female": data.get("female"),
+             "recorded_from": at, "recorded_to": None},
+        )  # fmt: skip
+        book.register_key(event.mission, headcounts.KEYS, key)
+        return
     found = [
         (event.mission, m, k, occurred_on, amount) for m, k, amount in effects_of(event.type, data)
     ]
@@ -122,6 +136,15 @@ def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
             .values(recorded_to=at)
         )
         return
+    if named.type == headcounts.TYPE:
+        h = headcount_rows
+        _conn(book).execute(
+            h.update()
+            .where(h.c.generation == book.generation, h.c.event_id == named.id)
+            .where(h.c.recorded_to.is_(None))
+            .values(recorded_to=at)
+        )
+        return
     for mission, measure, key, on, amount in book.take_effects(named.id):
         _add(book, mission, measure, key, on, money.CONTEXT.minus(amount), at)
 
@@ -136,6 +159,19 @@ def _current_date(book: Book, named: RecordedEvent) -> date:
                 select(f.c.occurred_on)
                 .where(f.c.generation == book.generation, f.c.event_id == named.id)
                 .where(f.c.recorded_to.is_(None))
+                .limit(1)
+            )
+            .scalar()
+        )
+        return found or named.occurred_on
+    if named.type == headcounts.TYPE:
+        h = headcount_rows
+        found = (
+            _conn(book)
+            .execute(
+                select(h.c.day)
+                .where(h.c.generation == book.generation, h.c.event_id == named.id)
+                .where(h.c.recorded_to.is_(None))
                 .limit(1)
             )
             .scalar()

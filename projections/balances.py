@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
 
@@ -89,4 +90,43 @@ def sums_on(
         statement,
         {"g": generation, "m": mission, "me": measure, "all": ALL, "t": known_at, "days": asked},
     ).all()
+    return [Decimal(total) if total is not None else Decimal(0) for _, total in rows]
+
+
+def totals_on(
+    conn: Connection,
+    generation: int,
+    mission: str,
+    asked: list[tuple[str, str, date]],
+    known_at: datetime,
+) -> list[Decimal]:
+    """The total of each (measure, key, day) asked as known at ``known_at`` (0 if none).
+
+    One statement, a seek per item, like :func:`sums_on`.
+    """
+    if not asked:
+        return []
+    latest = (
+        "SELECT total FROM balances WHERE generation = :g AND mission = :m AND measure = d.me "
+        "AND key = d.k AND valid_from <= d.day AND recorded_from <= :t "
+        "ORDER BY valid_from DESC, recorded_from DESC LIMIT 1"
+    )
+    params: dict[str, Any] = {"g": generation, "m": mission, "t": known_at}
+    if conn.dialect.name == "postgresql":
+        source = (
+            "unnest(CAST(:measures AS text[]), CAST(:keys AS text[]), CAST(:days AS date[])) "
+            "WITH ORDINALITY AS d(me, k, day, n)"
+        )
+        params |= {"measures": [a[0] for a in asked], "keys": [a[1] for a in asked],
+                   "days": [a[2] for a in asked]}  # fmt: skip
+    else:
+        source = (
+            "(SELECT json_extract(value, '$[0]') AS me, json_extract(value, '$[1]') AS k, "
+            "json_extract(value, '$[2]') AS day, key AS n FROM json_each(:asked)) AS d"
+        )
+        params["asked"] = json.dumps([[me, k, day.isoformat()] for me, k, day in asked])
+    statement = text(f"SELECT d.n, ({latest}) AS total FROM {source} ORDER BY d.n").bindparams(
+        bindparam("t", type_=UTCDateTime())
+    )
+    rows = conn.execute(statement, params).all()
     return [Decimal(total) if total is not None else Decimal(0) for _, total in rows]

@@ -127,6 +127,10 @@ class Book:
                 self._insert.append(self._values(k, row))
             rows[j] = _Row(row.valid_from, money.add(row.total, amount), at, stored=False)
 
+    def register_key(self, mission: str, measure: str, key: str) -> None:
+        """List a key in ``balance_keys`` without giving it a total (e.g. a headcount's)."""
+        self._load((mission, measure, key))
+
     def _values(self, k: Key, row: _Row) -> tuple[Any, ...]:
         r = self.recorder
         return (self.generation, *k, r.day_param(row.valid_from), str(row.total),

@@ -1,4 +1,8 @@
-"""Force strength: deployed and pledged personnel by country, category and gender (§4)."""
+"""Force strength: deployed and pledged personnel by country, category and gender (§4).
+
+The movement totals are reset by the headcount returns (projections.headcounts); each country
+also says the date of its latest return on or before the day and what those returns changed.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,38 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from projections import balances, mandate
+from projections import balances, headcounts, mandate
 from projections.known import stamp
 
 CATEGORIES = ("police", "military", "civilian")
 MEASURES = ("deployed", "pledged", "female")
 
 
-def fold(totals: dict[tuple[str, str], Any]) -> list[dict[str, Any]]:
-    """Per-country rows from per-(measure, country/category) totals (pure)."""
+def fold(
+    totals: dict[tuple[str, str], Any],
+    reported: dict[str, tuple[date, int]] | None = None,
+) -> list[dict[str, Any]]:
+    """Per-country rows from per-(measure, country/category) totals and, per key with a
+    headcount, its latest return's date and unreconciled change (pure)."""
     countries: dict[str, dict[str, Any]] = {}
     female: dict[tuple[str, str], int] = {}
-    for (measure, key), total in totals.items():
-        country, category = key.split("/")
-        row = countries.setdefault(
+
+    def row_of(country: str) -> dict[str, Any]:
+        return countries.setdefault(
             country,
             {"country": country, "deployed": 0, "pledged": 0, "female": 0,
-             "by_category": dict.fromkeys(CATEGORIES, 0)},
+             "by_category": dict.fromkeys(CATEGORIES, 0), "reported_on": None,
+             "unreconciled": 0},
         )  # fmt: skip
+
+    for key, (day, change) in (reported or {}).items():
+        row = row_of(key.split("/")[0])
+        if row["reported_on"] is None or day > row["reported_on"]:
+            row["reported_on"] = day
+        row["unreconciled"] += change
+    for (measure, key), total in totals.items():
+        country, category = key.split("/")
+        row = row_of(country)
         if measure == "deployed":
             row["deployed"] += int(total)
             row["by_category"][category] += int(total)
@@ -35,15 +53,36 @@ def fold(totals: dict[tuple[str, str], Any]) -> list[dict[str, Any]]:
     for (country, category), count in female.items():
         # Departures do not say how many were women: never report more women than are there.
         countries[country]["female"] += min(count, countries[country]["by_category"][category])
-    listed = [r for r in countries.values() if r["deployed"] > 0 or r["pledged"] > 0]
+    # A country with a headcount is listed even at zero: a return of 0 is news to a dashboard.
+    listed = [
+        {**r, "reported_on": r["reported_on"].isoformat() if r["reported_on"] else None}
+        for r in countries.values()
+        if r["deployed"] > 0 or r["pledged"] > 0 or r["reported_on"] is not None
+    ]
     return sorted(listed, key=lambda r: (-r["deployed"], -r["pledged"], r["country"]))
+
+
+def reset_totals(
+    conn: Connection, generation: int, mission: str, day: date, known_at: datetime
+) -> tuple[dict[tuple[str, str], Any], dict[str, tuple[date, int]]]:
+    """The totals of :data:`MEASURES` on ``day`` with the headcounts applied, and per key with
+    a headcount on or before ``day`` its latest return's date and unreconciled change."""
+    totals: dict[tuple[str, str], Any] = dict(
+        balances.totals(conn, generation, mission, MEASURES, day, known_at)
+    )
+    reported = {}
+    for key, found in headcounts.read(conn, generation, mission, day, known_at, totals).items():
+        totals[("deployed", key)] = found.deployed
+        totals[("female", key)] = found.female
+        assert found.reported_on is not None
+        reported[key] = (found.reported_on, found.unreconciled)
+    return totals, reported
 
 
 def as_of(
     conn: Connection, generation: int, mission: str, day: date, known_at: datetime
 ) -> dict[str, Any]:
-    totals = balances.totals(conn, generation, mission, MEASURES, day, known_at)
-    rows = fold(totals)
+    rows = fold(*reset_totals(conn, generation, mission, day, known_at))
     in_force = mandate.as_of(conn, generation, mission, day, known_at)
     return {
         "mission": mission,

@@ -22,7 +22,14 @@ from events.envelope import RecordedEvent
 from events.store import EventStore
 from projections.apply import AMENDMENTS, apply
 from projections.book import Book
-from projections.schema import balance_keys, balances, effects, mission_facts, projection_state
+from projections.schema import (
+    balance_keys,
+    balances,
+    effects,
+    headcounts,
+    mission_facts,
+    projection_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,5 +182,5 @@ class Projector:
         return position
 
     def _drop(self, conn: Connection, generation: int) -> None:
-        for table in (balances, balance_keys, effects, mission_facts):
+        for table in (balances, balance_keys, effects, mission_facts, headcounts):
             conn.execute(table.delete().where(table.c.generation == generation))

@@ -77,3 +77,25 @@ mission_facts = Table(
     Column("recorded_to", UTCDateTime, nullable=True),
     Index("ix_mission_facts_lookup", "generation", "mission", "event_id"),
 )
+
+#: Headcount returns (``StrengthReported``) as they stood over time, one row per version of a
+#: report: a correction closes the row (``recorded_to``) and opens the corrected one, keeping
+#: the report's stream ``version`` (its place among returns of one date); a retraction closes
+#: it. ``key`` is the total's key (``KEN/police``). Indexed for "the latest live return of a key
+#: on or before D as known at T", read backwards from D (projections.headcounts).
+headcounts = Table(
+    "headcounts",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("mission", String(32), nullable=False),
+    Column("key", String(40), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("personnel", BigInteger, nullable=False),
+    Column("female", BigInteger, nullable=True),
+    Column("recorded_from", UTCDateTime, nullable=False),
+    Column("recorded_to", UTCDateTime, nullable=True),
+    Index("ix_headcounts_latest", "generation", "mission", "key", "day", "version"),
+    Index("ix_headcounts_event", "generation", "event_id"),
+)

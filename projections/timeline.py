@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from projections import balances
+from projections import balances, headcounts
 from projections.known import stamp, usd
 
 Interval = Literal["day", "week", "month"]
@@ -47,10 +47,12 @@ def as_of(
 ) -> dict[str, Any]:
     days = steps(start, end, interval)
     sums = {m: balances.sums_on(conn, generation, mission, m, days, known_at) for m in MEASURES}
+    # The sum counts movements only; each key's latest headcount resets its part.
+    reset = headcounts.mission_wide(conn, generation, mission, days, known_at)
     points = [
         {
             "date": day.isoformat(),
-            "deployed": int(sums["deployed"][i]),
+            "deployed": int(sums["deployed"][i]) + reset[i],
             "pledged": int(sums["pledged"][i]),
             "pledged_usd": usd(sums["pledged_usd"][i]),
             "deposited_usd": usd(sums["deposited_usd"][i]),

@@ -446,19 +446,36 @@ function renderStrength(answer) {
       h("td", { class: "num" }, num(c.by_category.police || 0)),
       h("td", { class: "num" }, num(c.by_category.military || 0)),
       h("td", { class: "num" }, num(c.by_category.civilian || 0)),
-      h("td", { class: "num" }, num(c.female))));
+      h("td", { class: "num" }, num(c.female)),
+      h("td", { class: "reported-on" }, c.reported_on ? showDay(c.reported_on) : "–"),
+      h("td", { class: "num unreconciled", title: unreconciledTitle(c) }, unreconciled(c))));
   const table = $("strength-table");
   table.tBodies[0].replaceChildren(...body);
   if (!body.length) {
-    table.tBodies[0].append(h("tr", {}, h("td", { colspan: 7 }, "Nobody pledged or deployed on this date.")));
+    table.tBodies[0].append(h("tr", {}, h("td", { colspan: 9 }, "Nobody pledged or deployed on this date.")));
   }
   table.tFoot.replaceChildren(h("tr", {},
     h("th", { scope: "row" }, "Total"),
     h("td", { class: "num", id: "deployed-sum" }, num(answer.deployed)),
     h("td", { class: "num" }, num(answer.pledged)),
-    h("td", { colspan: 4 })));
+    h("td", { colspan: 6 })));
 
   $("strength-chart").replaceChildren(strengthChart(answer));
+}
+
+/** A headcount return's change to what the movements gave: "+200", "−12", "0", or "–". */
+function unreconciled(c) {
+  if (!c.reported_on) return "–";
+  const n = Number(c.unreconciled || 0);
+  return n > 0 ? `+${num(n)}` : n < 0 ? `−${num(-n)}` : "0";
+}
+
+function unreconciledTitle(c) {
+  if (!c.reported_on) return "No headcount return on or before this date: the movements alone.";
+  const n = Number(c.unreconciled || 0);
+  if (!n) return "The latest headcount return matches the reported movements.";
+  return `The headcount return of ${showDay(c.reported_on)} differs from the reported movements by ${unreconciled(c)}: ` +
+    "a movement report is probably missing.";
 }
 
 function strengthChart(answer) {

@@ -47,14 +47,16 @@ async def test_force_strength_csv_matches_the_json(haiti: Api) -> None:
     assert response.headers["content-disposition"] == disposition
     header, hashtags, rows = read_csv(response)
     assert header == ["country", "country_name", "deployed", "pledged", "female", "police",
-                      "military", "civilian", "mission", "as_of", "known_at"]  # fmt: skip
+                      "military", "civilian", "reported_on", "unreconciled", "mission", "as_of",
+                      "known_at"]  # fmt: skip
     assert tag(header, hashtags, "country") == "#country+code"
     assert tag(header, hashtags, "as_of") == "#date"
     assert matches(tag(header, hashtags, "female"), "#capacity+f")  # HXL: +f for women
     expected = [
         {"country": c["country"], "deployed": str(c["deployed"]), "pledged": str(c["pledged"]),
          "female": str(c["female"]), **{k: str(v) for k, v in c["by_category"].items()},
-         "mission": "mss-haiti", "as_of": "2025-01-05", "known_at": answer["known_at"]}
+         "reported_on": "", "unreconciled": "0", "mission": "mss-haiti", "as_of": "2025-01-05",
+         "known_at": answer["known_at"]}
         for c in answer["by_country"]
     ]  # fmt: skip
     assert [{k: v for k, v in r.items() if k != "country_name"} for r in rows] == expected
@@ -62,6 +64,37 @@ async def test_force_strength_csv_matches_the_json(haiti: Api) -> None:
         ("KEN", "Kenya", "400"), ("JAM", "Jamaica", "24")
     ]  # fmt: skip
     assert sum(int(r["deployed"]) for r in rows) == answer["deployed"] == 424
+
+
+async def test_force_strength_json_and_csv_carry_the_latest_headcount(
+    haiti: Api, clock: Clock
+) -> None:
+    # CONTRACT §3 worked example: 400 moved in, a return of 600 before the fourth contingent
+    # (unreconciled +200), then 144 arrivals, 24 of them women.
+    await haiti.post("kenya", arrived(400, on="2024-06-25", female=30))
+    count = {"country": "KEN", "category": "police", "personnel": 600}
+    await haiti.post("kenya", body("StrengthReported", "2025-02-05", count))
+    await haiti.post("kenya", arrived(144, on="2025-02-06", female=24))
+    await haiti.post("jamaica", arrived(24, on="2024-07-16", country="JAM", category="military"))
+    asked = {"as_of": "2025-02-10", "known_at": "2030-01-01T00:00:00Z"}
+    answer = (await haiti.get(FORCE, **asked)).json()
+    kenya, jamaica = answer["by_country"]
+    assert (kenya["country"], kenya["deployed"], kenya["female"]) == ("KEN", 744, 54)
+    assert (kenya["reported_on"], kenya["unreconciled"]) == ("2025-02-05", 200)
+    assert (jamaica["reported_on"], jamaica["unreconciled"]) == (None, 0)
+    before = (await haiti.get(FORCE, as_of="2025-02-04")).json()["by_country"][0]
+    assert (before["deployed"], before["reported_on"], before["unreconciled"]) == (400, None, 0)
+    header, hashtags, rows = read_csv(await haiti.get(f"{FORCE}.csv", **asked))
+    by_country = {r["country"]: r for r in rows}
+    assert {k: by_country["KEN"][k] for k in ("deployed", "reported_on", "unreconciled")} == {
+        "deployed": "744", "reported_on": "2025-02-05", "unreconciled": "200"
+    }  # fmt: skip
+    assert (by_country["JAM"]["reported_on"], by_country["JAM"]["unreconciled"]) == ("", "0")
+    assert matches(tag(header, hashtags, "reported_on"), "#date+occurred")
+    # Neither new column is taken for the known_at column or for a deployed count.
+    assert not matches(tag(header, hashtags, "reported_on"), "#date+reported")
+    assert not matches(tag(header, hashtags, "unreconciled"), "#capacity+deployed")
+    assert matches(tag(header, hashtags, "unreconciled"), "#capacity+personnel")
 
 
 async def test_a_correction_changes_the_csv_but_not_what_was_known(

@@ -218,6 +218,7 @@ const TYPE_LABELS = {
   FundsDeposited: "Funds deposited",
   EventCorrected: "Correction",
   EventRetracted: "Retraction",
+  StrengthReported: "Headcount return",
   DeadlineFlagged: "Deadline alert",
 };
 
@@ -270,6 +271,10 @@ function describe(type, data) {
       return `${donor(data.donor)} committed ${money(data)} (${data.channel.replaceAll("_", " ")})`;
     case "FundsDeposited":
       return `${donor(data.donor)} deposited ${money(data)} (${data.channel.replaceAll("_", " ")})`;
+    case "StrengthReported": {
+      const women = data.female != null ? `, ${num(data.female)} of them women` : "";
+      return `${country(data.country)} reports ${people(data)} personnel in the mission at the end of the day${women}`;
+    }
     case "DeadlineFlagged":
       return alertSentence(data);
     default:

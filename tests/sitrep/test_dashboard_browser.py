@@ -5,8 +5,9 @@ the MSS, and one pass of the deadline check; reads need a token, so the page fir
 Asked for no mission, the page opens on the GSF (no mandate is in force today, and it is the
 newest mission), which says its mandate expired with no renewal recorded. The test then watches
 a new event arrive without a reload, follows the succession link back to the MSS and forth,
-changes the as-of date and the known-at instant and sees the figures change (the Kenyan 400 →
-200 correction), and saves screenshots under ``test-artifacts/`` (``SITREP_TEST_ARTIFACTS`` to
+changes the as-of date and the known-at instant and sees the figures change (Kenya's headcount
+returns of 600 and 744 with their dates and unreconciled changes, the Kenyan 400 → 200
+correction), and saves screenshots under ``test-artifacts/`` (``SITREP_TEST_ARTIFACTS`` to
 put them elsewhere).
 
 It needs ``chromium`` and ``chromedriver`` on ``PATH`` (Debian's ``chromium`` and
@@ -43,6 +44,8 @@ GSF = "Gang Suppression Force"
 #: The programs the test drives, each with the Debian package that installs it.
 PROGRAMS = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 WAIT_SECONDS = 20.0
+#: What the headcount columns show for a country with no return on or before the date (an en dash).
+NO_HEADCOUNT = "\u2013"
 
 
 def _artifacts() -> Path:
@@ -167,6 +170,13 @@ def _text(driver: Any, css: str) -> str:
         return ""
 
 
+def _row(driver: Any, country: str) -> tuple[str, str, str]:
+    """A country's deployed figure, latest headcount date and unreconciled change as shown."""
+    row = f"#strength-table tr[data-country={country}]"
+    return (_text(driver, f"{row} .deployed"), _text(driver, f"{row} .reported-on"),
+            _text(driver, f"{row} .unreconciled"))  # fmt: skip
+
+
 def _screenshot(driver: Any, name: str) -> Path:
     # The whole page, not just the window: grow the window to the document's height.
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -193,7 +203,7 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         browser.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
         # No mission asked for: none has a mandate in force today, so the newest one, the GSF.
         _wait(browser, "the default mission", lambda: _text(browser, "#mission-name") == GSF)
-        _wait_total(browser, "0", "the GSF's deployed total")
+        _wait_total(browser, "700", "the GSF's deployed total")
         assert not browser.find_element(By.ID, "token-panel").is_displayed()
         assert "mission=" not in browser.current_url
         assert browser.find_element(By.ID, "mission").get_attribute("value") == "gsf-haiti"
@@ -207,11 +217,20 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert "Expired, no renewal recorded" in _text(browser, "#mandate-summary")
         assert "no renewal recorded" in _text(browser, "#alerts li:first-child")
         assert "lapse" not in browser.find_element(By.TAG_NAME, "main").text.lower()
-        # The newest event is the deadline check's flag; the December 2025 pledges come next.
+        # The newest event is the deadline check's flag; then Kenya's headcount return and the
+        # December 2025 pledges, recorded before it.
         _wait_loaded(browser, "the GSF's events")
         assert "no renewal recorded" in _text(browser, "#events li:first-child")
-        assert "Haiti pledged 50,000,000 USD (in kind)" in _text(browser, "#events li:nth-child(2)")
+        assert "9 Dec 2025" in _text(browser, "#events li:nth-child(2) time")
+        assert "Latin Times" in _text(browser, "#events li:nth-child(2) .source")
+        assert "Kenya reports 700 police personnel in the mission at the end of the day" in (
+            _text(browser, "#events li:nth-child(2)")
+        )
+        assert "Haiti pledged 50,000,000 USD (in kind)" in _text(browser, "#events li:nth-child(3)")
         assert _text(browser, "#strength-table tr[data-country=TCD] .pledged") == "1,500"
+        # Deployed: only Kenya's headcount return of about 700, none of it from movements.
+        assert _row(browser, "KEN") == ("700", "9 Dec 2025", "+700")
+        assert _row(browser, "TCD") == ("0", NO_HEADCOUNT, NO_HEADCOUNT)
         # The succession: back to the MSS the GSF took over from.
         back = browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=mss-haiti]")
         assert _text(browser, "#succession") == f"Successor to {MSS}"
@@ -236,7 +255,7 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
             assert posted.status_code == 201, posted.text
 
         post(arrival)
-        _wait_total(browser, "10", "the live update")
+        _wait_total(browser, "710", "the live update")
         newest = browser.find_element(By.CSS_SELECTOR, "#events li:first-child")
         assert "10 police personnel of Jamaica arrived" in newest.text
         link = newest.find_element(By.CSS_SELECTOR, ".source a")
@@ -247,10 +266,11 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         # live update redrew the link.)
         browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=mss-haiti]").click()
         _wait(browser, "the MSS", lambda: _text(browser, "#mission-name") == MSS)
-        _wait_total(browser, "734", "the MSS's deployed total")
+        _wait_total(browser, "934", "the MSS's deployed total")
         assert "mission=mss-haiti" in browser.current_url
-        assert _text(browser, "#strength-table tr[data-country=KEN] .deployed") == "544"
-        assert _text(browser, "#strength-table tr[data-country=GTM] .deployed") == "150"
+        # Kenya: the return of 744 after its fourth contingent, which matched the movements.
+        assert _row(browser, "KEN") == ("744", "6 Feb 2025", "0")
+        assert _row(browser, "GTM") == ("150", NO_HEADCOUNT, NO_HEADCOUNT)
         assert "Kenya" in _text(browser, "#strength-table tr[data-country=KEN] th")
         assert _text(browser, "#mandate-days") == "Ended"
         assert "2 Oct 2025 (S/RES/2751 (2024))" in _text(browser, "#mandate-detail")
@@ -266,13 +286,30 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert "the report of 25 Jun 2024 said" in story
         assert "corrected to “200 police personnel of Kenya arrived" in story
 
-        # As of 1 July 2024: only the first Kenyan contingent, at its corrected 200.
-        browser.execute_script(
-            "document.getElementById('as-of').value = arguments[0]", "2024-07-01"
+        # As of 5 February 2025: Kenya's return of 600, 200 more than the movements gave.
+        def as_of(day: str) -> None:
+            browser.execute_script("document.getElementById('as-of').value = arguments[0]", day)
+            browser.find_element(By.CSS_SELECTOR, "#time-form button[type=submit]").click()
+
+        as_of("2025-02-05")
+        _wait_total(browser, "790", "the figures as of 2025-02-05")
+        assert _row(browser, "KEN") == ("600", "5 Feb 2025", "+200")
+        assert _row(browser, "GTM") == ("150", NO_HEADCOUNT, NO_HEADCOUNT)
+        unreconciled = browser.find_element(
+            By.CSS_SELECTOR, "#strength-table tr[data-country=KEN] .unreconciled"
         )
-        browser.find_element(By.CSS_SELECTOR, "#time-form button[type=submit]").click()
+        assert "5 Feb 2025" in (unreconciled.get_attribute("title") or "")
+        # As of 6 February 2025: the return of 744 after the fourth contingent, nothing missing.
+        as_of("2025-02-06")
+        _wait_total(browser, "934", "the figures as of 2025-02-06")
+        assert _row(browser, "KEN") == ("744", "6 Feb 2025", "0")
+        assert "As of 6 Feb 2025" in _text(browser, "#time-banner")
+        _screenshot(browser, "dashboard-headcounts.png")
+
+        # As of 1 July 2024: only the first Kenyan contingent, at its corrected 200.
+        as_of("2024-07-01")
         _wait_total(browser, "200", "the figures as of 2024-07-01")
-        assert _text(browser, "#strength-table tr[data-country=KEN] .deployed") == "200"
+        assert _row(browser, "KEN") == ("200", NO_HEADCOUNT, NO_HEADCOUNT)
         assert _text(browser, "#strength-table tr[data-country=GTM]") == ""
         assert "As of 1 Jul 2024" in _text(browser, "#time-banner")
         assert "as_of=2024-07-01" in browser.current_url
@@ -291,10 +328,10 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
 
         # Back to today, as known now, with one button; then forth to the GSF, kept in that view.
         browser.find_element(By.ID, "reset-time").click()
-        _wait_total(browser, "734", "today's figures")
+        _wait_total(browser, "934", "today's figures")
         browser.find_element(By.CSS_SELECTOR, "#succession a[data-mission=gsf-haiti]").click()
         _wait(browser, "the GSF again", lambda: _text(browser, "#mission-name") == GSF)
-        _wait_total(browser, "10", "the GSF's figures with the live arrival")
+        _wait_total(browser, "710", "the GSF's figures with the live arrival")
         assert "mission=gsf-haiti" in browser.current_url
 
         # The default again, with a mission newer than the GSF: the newest while none is in

@@ -24,6 +24,7 @@ from tests.processes import free_port, wait_until_healthy
 from tests.sitrep.test_serve import SITREP, START_TIMEOUT, STOP_TIMEOUT
 
 ARRIVALS = sum(1 for line in read_timeline() if line.body["type"] == "ContingentArrived")
+EVENTS = len(read_timeline())  # 36: the seeds' and the public record's facts
 
 
 @dataclass
@@ -83,6 +84,9 @@ def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> No
     port = free_port()
     with running_demo(tmp_path, port) as demo, httpx.Client(base_url=demo.base_url) as client:
         assert f"  Dashboard  http://127.0.0.1:{port}/" in demo.lines()
+        assert demo.lines()[0].startswith(
+            f"sitrep demo: {EVENTS} events of the MSS Haiti timeline loaded into "
+        )
         token = demo.token()
 
         page = client.get("/")
@@ -96,6 +100,15 @@ def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> No
         assert strength.status_code == 200, strength.text
         assert strength.json()["deployed"] == 590
         assert _arrivals(client) == ARRIVALS
+        # Kenya's headcount return of 600 before its fourth contingent: 200 more than the
+        # movements gave.
+        returned = client.get(
+            "/v1/missions/mss-haiti/force-strength", params={"as_of": "2025-02-05"}
+        ).json()
+        kenya = next(c for c in returned["by_country"] if c["country"] == "KEN")
+        assert (kenya["deployed"], kenya["reported_on"], kenya["unreconciled"]) == (
+            600, "2025-02-05", 200
+        )  # fmt: skip
 
         # the MSS ended on 2 October 2025, succeeded by the GSF, whose mandate has expired
         listed = {m["mission"]: m for m in client.get("/v1/missions").json()["missions"]}
@@ -103,6 +116,9 @@ def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> No
         assert listed["mss-haiti"]["successor_mission"] == "gsf-haiti"
         assert listed["gsf-haiti"]["predecessor_mission"] == "mss-haiti"
         assert listed["gsf-haiti"]["expires_on"] == "2026-09-30"
+        # deployed today: the MSS as on its last day (Kenya's return of 744 and 190 others), the
+        # GSF its Kenyan return of about 700
+        assert (listed["mss-haiti"]["deployed"], listed["gsf-haiti"]["deployed"]) == (934, 700)
 
         # the scheduler is on: its start-up pass flags the expired mandate (not the ended one)
         deadline = time.monotonic() + 10

@@ -6,14 +6,16 @@ Belize 2, total 590); its "During March 2024 ... only $10.8 million was deposite
 Kenyan contingent, 400 in that seed and 200 in the UN page 003_68b6a116b75e17c5.txt. After the
 seeds, /work/shared/seeds/PUBLIC-RECORD.md: resolution 2751's renewal to 2 October 2025, the
 end of the MSS on that day, resolution 2793's Gang Suppression Force (ceiling 5,550, to 30
-September 2026), Kenya's fourth contingent (144, 24 of them women, against a report of 168) and
-the pledges of 9 December 2025.
+September 2026), Kenya's fourth contingent (144, 24 of them women, against a report of 168),
+the pledges of 9 December 2025, and the totals the sources give as headcount returns
+(StrengthReported, CONTRACT §3): Kenya's police 600 before the fourth contingent and 744 after
+it, and about 700 Kenyan police with the GSF in December 2025.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import pytest
 from events import catalogue
 from events.envelope import RecordedEvent
 from events.store import EventStore
-from projections import force_strength, funding, mandate, missions
+from projections import force_strength, funding, mandate, missions, timeline
 from projections.runner import Projector
 from sitrep.database import open_store
 from sitrep.demo import (
@@ -35,7 +37,9 @@ from sitrep.demo import (
     load_timeline,
     read_timeline,
 )
-from tests.conftest import make_settings
+from tests.api.conftest import Api, open_api
+from tests.api.test_exports_api import read_csv
+from tests.conftest import Clock, make_settings
 
 ENVELOPE = {"mission", "type", "occurred_on", "data", "source", "notes"}
 RECORD = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "PUBLIC-RECORD.md"
@@ -60,6 +64,9 @@ RECORD_SOURCES = {
         "https://ard.binge-education.com/currentnews/newsheadlines/s-3948067",
     "Caribscope, preliminary details of the 9 December meeting":
         "https://wp.caribscopeonline.com/?p=157323",
+    'Latin Times, "New Countries Offer Troops, Engineers To Help Quash Haitian Gangs"':
+        "https://www.latintimes.com/new-countries-offer-troops-engineers-help-quash-haitian-gangs-"
+        "592449",
 }  # fmt: skip
 SEEDS = (
     "000_f9c046ecd52a9c8d.txt",
@@ -128,7 +135,7 @@ def test_record_sources_are_the_records_own_words() -> None:
 def test_loads_without_a_refused_event(demo_store: EventStore) -> None:
     lines = read_timeline()
     events = load_timeline(demo_store)
-    assert len(events) == len(lines) == 33
+    assert len(events) == len(lines) == 36
     assert [e.type for e in events] == [line.body["type"] for line in lines]
     assert events[0].type == "MissionRegistered"
     assert all(e.recorded_by == "demo" for e in events)
@@ -154,6 +161,8 @@ def test_force_strength_by_5_january_2025_is_the_personnel_table(demo_store: Eve
     assert [c["country"] for c in answer["by_country"]][:2] == ["KEN", "GTM"]  # most first
     rows = {c["country"]: c for c in answer["by_country"]}
     assert rows["JAM"]["by_category"] == {"police": 4, "military": 20, "civilian": 0}
+    # Movements only: the first headcount return is dated 5 February 2025.
+    assert all((c["reported_on"], c["unreconciled"]) == (None, 0) for c in rows.values())
     assert rows["KEN"]["pledged"] == 1000
     assert answer["personnel_ceiling"] is None  # no seed gives one
     # "As of 3 January 2025, only just over 500": the second 75 Guatemalans landed on 4 January.
@@ -277,10 +286,13 @@ def test_mandates_and_succession_through_the_gsf(demo_store: EventStore) -> None
     assert gsf["personnel_ceiling"] == 5550 and gsf["days_remaining"] == 362
     after = listed(demo_store, date(2025, 10, 3))
     assert list(after) == [SUCCESSOR, MISSION]
+    # Deployed: Kenya's 744 (the return of 6 February 2025; no movement since) and the 190 of the
+    # five other countries; at the transition the MSS "mustered fewer than 1,000" (the record).
+    # The GSF's own Kenyan return comes in December.
     assert after[MISSION] == {
         "mission": MISSION, "name": "Multinational Security Support Mission in Haiti",
         "registered_on": "2023-10-02", "status": "ended", "expires_on": "2025-10-02",
-        "deployed": 734, "successor_mission": SUCCESSOR, "predecessor_mission": None,
+        "deployed": 934, "successor_mission": SUCCESSOR, "predecessor_mission": None,
     }  # fmt: skip
     assert after[SUCCESSOR] == {
         "mission": SUCCESSOR, "name": "Gang Suppression Force", "registered_on": "2025-09-30",
@@ -299,6 +311,9 @@ def test_mandates_and_succession_through_the_gsf(demo_store: EventStore) -> None
             for m, x in now.items()} == {
         MISSION: ("ended", SUCCESSOR, None), SUCCESSOR: ("lapsed", None, MISSION),
     }  # fmt: skip
+    # No movement or return after December 2025: the MSS as on its last day, the GSF its
+    # Kenyan return of about 700.
+    assert {m: x["deployed"] for m, x in now.items()} == {MISSION: 934, SUCCESSOR: 700}
 
 
 def test_known_at_replays_the_renewal_and_the_end_as_they_were_recorded(
@@ -346,14 +361,131 @@ def test_the_fourth_kenyan_contingent_is_144_correcting_the_168_report(
         found: dict[str, Any] = next(c for c in rows if c["country"] == "KEN")
         return found
 
-    # Movements only (no headcounts yet): 200 + 200 (seeds, as corrected) + the fourth contingent.
+    # Movements only until the headcount returns were recorded, after the correction: 200 + 200
+    # (seeds, as corrected) + the fourth contingent as first reported, then as corrected.
     assert kenya(report.recorded_at - timedelta(microseconds=1))["deployed"] == 400
     assert kenya(report.recorded_at)["deployed"] == 568
     assert kenya(report.recorded_at)["female"] == 0
-    for known_at in (correction.recorded_at, None):
-        assert kenya(known_at)["deployed"] == 544
-        assert kenya(known_at)["female"] == 24
-    assert strength(demo_store, date(2025, 2, 5))["deployed"] == 590  # the flight not yet in
+    fixed = kenya(correction.recorded_at)
+    assert (fixed["deployed"], fixed["female"], fixed["reported_on"]) == (544, 24, None)
+    # As known now, the return of 744 (600 + 144); no female figure in it, so the contingent's
+    # 24 women still count from its arrival.
+    assert (kenya(None)["deployed"], kenya(None)["female"]) == (744, 24)
+    # The flight not yet in on 5 February: Kenya's return of 600 and the 190 of the others.
+    assert strength(demo_store, date(2025, 2, 5))["deployed"] == 790
+
+
+def kenya_on(
+    store: EventStore, day: date, known_at: datetime | None = None, mission: str = MISSION
+) -> tuple[Any, ...] | None:
+    """Kenya's (deployed, police, female, reported_on, unreconciled) in ``mission``, or None when
+    Kenya is not listed."""
+    at = known_at or datetime.now(UTC)
+    answer: dict[str, Any] = Projector(store).query(
+        lambda conn, g: force_strength.as_of(conn, g, mission, day, at)
+    )
+    rows = {c["country"]: c for c in answer["by_country"]}
+    if "KEN" not in rows:
+        return None
+    row = rows["KEN"]
+    return (row["deployed"], row["by_category"]["police"], row["female"], row["reported_on"],
+            row["unreconciled"])  # fmt: skip
+
+
+def chart(store: EventStore, start: date, end: date, known_at: datetime | None = None) -> list[int]:
+    at = known_at or datetime.now(UTC)
+    found: dict[str, Any] = Projector(store).query(
+        lambda conn, g: timeline.as_of(conn, g, MISSION, start, end, "day", at)
+    )
+    return [p["deployed"] for p in found["points"]]
+
+
+def test_kenyas_police_from_the_movements_to_the_headcount_returns(
+    demo_store: EventStore,
+) -> None:
+    """Issue 13's worked example: the seeds' 400 (as corrected), the return of 600 before the
+    fourth contingent (+200: a third contingent no source dates), 744 after it."""
+    events = load_timeline(demo_store)
+    returns = [e for e in events if e.type == "StrengthReported"]
+    assert [(e.mission, e.occurred_on, e.data) for e in returns] == [
+        (MISSION, date(2025, 2, 5), {"country": "KEN", "category": "police", "personnel": 600}),
+        (MISSION, date(2025, 2, 6), {"country": "KEN", "category": "police", "personnel": 744}),
+        (SUCCESSOR, date(2025, 12, 9), {"country": "KEN", "category": "police", "personnel": 700}),
+    ]  # fmt: skip
+    six_hundred, after_flight, gsf_return = returns
+    # Both MSS returns are from the report of 7 February, recorded after the 144 correction.
+    assert datetime(2025, 2, 7, 12, tzinfo=UTC) < six_hundred.recorded_at < after_flight.recorded_at
+
+    # As known now. 4 February: the movements alone, 200 + 200 (the first contingent as
+    # corrected, the second); no woman among them is reported.
+    assert kenya_on(demo_store, date(2025, 2, 4)) == (400, 400, 0, None, 0)
+    # 5 February: the return of 600, 200 more than the movements gave.
+    assert kenya_on(demo_store, date(2025, 2, 5)) == (600, 600, 0, "2025-02-05", 200)
+    # 6 February: the return of 744 is the 600 and the 144 of that day, so nothing unreconciled;
+    # it gives no female figure, so the women follow the arrivals: the contingent's 24.
+    assert kenya_on(demo_store, date(2025, 2, 6)) == (744, 744, 24, "2025-02-06", 0)
+    assert kenya_on(demo_store, date(2025, 6, 1)) == (744, 744, 24, "2025-02-06", 0)
+    # The mission with the 190 of the five other countries.
+    assert [strength(demo_store, date(2025, 2, d))["deployed"] for d in (4, 5, 6)] == [
+        590, 790, 934
+    ]  # fmt: skip
+    assert chart(demo_store, date(2025, 2, 4), date(2025, 2, 7)) == [590, 790, 934, 934]
+
+    # Known before 7 February 2025: neither the flight nor the returns, the movements alone.
+    before = datetime(2025, 2, 7, tzinfo=UTC)
+    for day in (date(2025, 2, 5), date(2025, 2, 6), date(2025, 6, 1)):
+        assert kenya_on(demo_store, day, before) == (400, 400, 0, None, 0)
+    assert chart(demo_store, date(2025, 2, 4), date(2025, 2, 7), before) == [590] * 4
+    # Known once the 600 was recorded but not yet the 744: the 600 and the movement after it.
+    assert kenya_on(demo_store, date(2025, 2, 5), six_hundred.recorded_at) == (
+        600, 600, 0, "2025-02-05", 200
+    )  # fmt: skip
+    assert kenya_on(demo_store, date(2025, 2, 6), six_hundred.recorded_at) == (
+        744, 744, 24, "2025-02-05", 200
+    )  # fmt: skip
+
+    # The GSF: no movement recorded, so its Kenyan strength is the return of "about 700", all
+    # of it unreconciled. The MSS's figures are its own.
+    assert kenya_on(demo_store, date(2025, 12, 31), mission=SUCCESSOR) == (
+        700, 700, 0, "2025-12-09", 700
+    )  # fmt: skip
+    assert kenya_on(demo_store, date(2025, 12, 8), mission=SUCCESSOR) is None
+    known_then = gsf_return.recorded_at - timedelta(microseconds=1)
+    assert kenya_on(demo_store, date(2025, 12, 31), known_then, mission=SUCCESSOR) is None
+    assert kenya_on(demo_store, date(2025, 12, 31)) == (744, 744, 24, "2025-02-06", 0)
+
+
+@pytest.fixture
+async def demo_api(demo_store: EventStore, database_url: str, clock: Clock) -> AsyncIterator[Api]:
+    """The app over the demo store."""
+    load_timeline(demo_store)
+    async for api in open_api(database_url, clock):
+        yield api
+
+
+async def kenya_csv(api: Api, mission: str, as_of: str, **params: str) -> dict[str, str]:
+    """Kenya's row of the force-strength CSV: its strength and latest headcount columns."""
+    path = f"/v1/missions/{mission}/force-strength.csv"
+    header, _, rows = read_csv(await api.get(path, as_of=as_of, **params))
+    assert {"reported_on", "unreconciled"} <= set(header)
+    (row,) = [r for r in rows if r["country"] == "KEN"]
+    return {k: row[k] for k in ("deployed", "female", "reported_on", "unreconciled")}
+
+
+def csv_row(deployed: int, female: int, reported_on: str, unreconciled: int) -> dict[str, str]:
+    return {"deployed": str(deployed), "female": str(female), "reported_on": reported_on,
+            "unreconciled": str(unreconciled)}  # fmt: skip
+
+
+async def test_the_force_strength_csv_carries_kenyas_returns(demo_api: Api) -> None:
+    assert await kenya_csv(demo_api, MISSION, "2025-02-04") == csv_row(400, 0, "", 0)
+    assert await kenya_csv(demo_api, MISSION, "2025-02-05") == csv_row(600, 0, "2025-02-05", 200)
+    assert await kenya_csv(demo_api, MISSION, "2025-02-06") == csv_row(744, 24, "2025-02-06", 0)
+    before = {"known_at": "2025-02-07T00:00:00Z"}  # neither the flight nor the returns yet
+    assert await kenya_csv(demo_api, MISSION, "2025-02-06", **before) == csv_row(400, 0, "", 0)
+    assert await kenya_csv(demo_api, SUCCESSOR, "2025-12-31") == csv_row(
+        700, 0, "2025-12-09", 700
+    )  # fmt: skip
 
 
 def test_the_gsf_pledges_of_december_2025_are_marked_reported(demo_store: EventStore) -> None:
@@ -365,16 +497,22 @@ def test_the_gsf_pledges_of_december_2025_are_marked_reported(demo_store: EventS
         assert pledge.notes and pledge.notes.startswith("Reported, not confirmed")
         assert pledge.recorded_at >= datetime(2025, 12, 11, 12, tzinfo=UTC)  # after the reports
     answer = strength(demo_store, date(2025, 12, 31))
-    assert answer["deployed"] == 734  # the MSS: every arrival recorded, no headcount yet
+    # The MSS: Kenya's return of 744 (6 February 2025) and the 190 of the five other countries.
+    assert answer["deployed"] == 934
     now = datetime.now(UTC)
     gsf: dict[str, Any] = Projector(demo_store).query(
         lambda conn, g: force_strength.as_of(conn, g, SUCCESSOR, date(2025, 12, 31), now)
     )
-    assert gsf["pledged"] == 3000 and gsf["deployed"] == 0 and gsf["personnel_ceiling"] == 5550
-    assert {(c["country"], c["pledged"]) for c in gsf["by_country"]} == {
-        ("TCD", 1500), ("BGD", 1500)
+    # Deployed: only Kenya's return of "about 700" (no movement of the GSF is recorded).
+    assert gsf["pledged"] == 3000 and gsf["deployed"] == 700 and gsf["personnel_ceiling"] == 5550
+    assert gsf["by_country"][0]["country"] == "KEN"  # most deployed first
+    assert {(c["country"], c["deployed"], c["pledged"]) for c in gsf["by_country"]} == {
+        ("KEN", 700, 0), ("BGD", 0, 1500), ("TCD", 0, 1500)
     }  # fmt: skip
-    assert all(c["by_category"] == {"police": 0, "military": 0, "civilian": 0}
+    assert {c["country"]: c["by_category"]["police"] for c in gsf["by_country"]} == {
+        "KEN": 700, "BGD": 0, "TCD": 0
+    }  # fmt: skip
+    assert all(c["by_category"]["military"] == c["by_category"]["civilian"] == 0
                for c in gsf["by_country"])  # fmt: skip
     money: dict[str, Any] = Projector(demo_store).query(
         lambda conn, g: funding.as_of(conn, g, SUCCESSOR, date(2025, 12, 31), now)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from events.envelope import RecordedEvent
@@ -375,6 +375,19 @@ def test_read_models_equal_a_naive_fold(
     check_history(store, clock, history, Picker(data))
 
 
+#: A history each wrong reading gets wrong on most days: arrivals before a return, on its date
+#: and after it, and a second return.
+TELLING = [
+    ("arrive", 0, 50, "KEN", "police"),
+    ("arrive", 10, 7, "KEN", "police"),
+    ("count", 10, 40, "KEN", ("police", False)),
+    ("arrive", 15, 5, "KEN", "police"),
+    ("count", 20, 30, "KEN", ("police", True)),
+    ("arrive", 20, 3, "KEN", "police"),
+    ("arrive", 30, 9, "KEN", "police"),
+]
+
+
 def _ignore_headcounts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(headcounts, "read", lambda *args, **kw: {})
     monkeypatch.setattr(headcounts, "mission_wide", lambda c, g, m, days, t: [0] * len(days))
@@ -409,10 +422,15 @@ def test_the_oracle_catches_a_wrong_reading_of_headcounts(
     mutate(monkeypatch)
 
     # The same random histories and checks as the property above, generated from a fixed
-    # seed (so this test is deterministic), without shrinking: the first failure is enough.
+    # seed, without shrinking: the first failure is enough. A few explicit histories come
+    # first, so that catching each mutation does not hang on what the generator happens to
+    # draw (one mutation went unnoticed by 100 drawn histories in one run and not in another).
     @settings(max_examples=100, deadline=None, derandomize=True, database=None,
-              phases=[Phase.generate])  # fmt: skip
+              phases=[Phase.explicit, Phase.generate])  # fmt: skip
     @given(history=ops, seed=st.integers(0, 2**16))
+    @example(history=TELLING, seed=1)
+    @example(history=TELLING, seed=2)
+    @example(history=TELLING, seed=3)
     def mutated(history: list[Any], seed: int) -> None:
         check_history(store, clock, history, Picker(seed=seed))
 

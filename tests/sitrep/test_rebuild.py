@@ -35,8 +35,10 @@ def test_rebuild_gives_the_same_answers(database_url: str) -> None:
     assert answer() == before
     assert before == [
         {"country": "KEN", "deployed": 150, "pledged": 0, "female": 0,
-         "by_category": {"police": 150, "military": 0, "civilian": 0}},
+         "by_category": {"police": 150, "military": 0, "civilian": 0},
+         "reported_on": None, "unreconciled": 0},
         {"country": "JAM", "deployed": 24, "pledged": 0, "female": 0,
-         "by_category": {"police": 24, "military": 0, "civilian": 0}},
+         "by_category": {"police": 24, "military": 0, "civilian": 0},
+         "reported_on": None, "unreconciled": 0},
     ]  # fmt: skip
     store.engine.dispose()

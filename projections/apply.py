@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from events import money
 from events.envelope import RecordedEvent
@@ -126,23 +126,27 @@ def _add(
         book.add(mission, measure, ALL, on, amount, at)
 
 
+def _versioned(type_: str) -> Table | None:
+    """The table keeping this type's facts as versions (recorded_from/recorded_to), if any."""
+    if type_ in MISSION_TYPES:
+        return mission_facts
+    return headcount_rows if type_ == headcounts.TYPE else None
+
+
+def _current_version(table: Table, book: Book, event_id: str) -> Any:
+    return (
+        (table.c.generation == book.generation)
+        & (table.c.event_id == event_id)
+        & (table.c.recorded_to.is_(None))
+    )
+
+
 def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
-    if named.type in MISSION_TYPES:
-        f = mission_facts
+    table = _versioned(named.type)
+    if table is not None:
+        # A fact's version ends where the amendment begins.
         _conn(book).execute(
-            f.update()
-            .where(f.c.generation == book.generation, f.c.event_id == named.id)
-            .where(f.c.recorded_to.is_(None))
-            .values(recorded_to=at)
-        )
-        return
-    if named.type == headcounts.TYPE:
-        h = headcount_rows
-        _conn(book).execute(
-            h.update()
-            .where(h.c.generation == book.generation, h.c.event_id == named.id)
-            .where(h.c.recorded_to.is_(None))
-            .values(recorded_to=at)
+            table.update().where(_current_version(table, book, named.id)).values(recorded_to=at)
         )
         return
     for mission, measure, key, on, amount in book.take_effects(named.id):
@@ -151,29 +155,12 @@ def _undo(book: Book, named: RecordedEvent, at: datetime) -> None:
 
 def _current_date(book: Book, named: RecordedEvent) -> date:
     """The named event's date as its latest correction left it (a correction may omit it)."""
-    if named.type in MISSION_TYPES:
-        f = mission_facts
+    table = _versioned(named.type)
+    if table is not None:
+        day = table.c.occurred_on if table is mission_facts else table.c.day
         found = (
             _conn(book)
-            .execute(
-                select(f.c.occurred_on)
-                .where(f.c.generation == book.generation, f.c.event_id == named.id)
-                .where(f.c.recorded_to.is_(None))
-                .limit(1)
-            )
-            .scalar()
-        )
-        return found or named.occurred_on
-    if named.type == headcounts.TYPE:
-        h = headcount_rows
-        found = (
-            _conn(book)
-            .execute(
-                select(h.c.day)
-                .where(h.c.generation == book.generation, h.c.event_id == named.id)
-                .where(h.c.recorded_to.is_(None))
-                .limit(1)
-            )
+            .execute(select(day).where(_current_version(table, book, named.id)).limit(1))
             .scalar()
         )
         return found or named.occurred_on

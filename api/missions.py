@@ -7,6 +7,7 @@ dashboard that polls with ``If-None-Match`` gets ``304`` until something new is 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Protocol
@@ -18,10 +19,11 @@ from sqlalchemy import Connection
 from api.deps import ReaderDep, StoreDep
 from api.errors import InvalidRequest
 from api.openapi import problems
+from api.schemas import event_json
 from events.envelope import parse_instant
-from events.errors import FieldError, MissionNotFound
+from events.errors import FieldError, MissionNotFound, StreamNotFound
 from events.fields import MISSION_PATTERN
-from projections import force_strength, funding, mandate, missions, timeline
+from projections import force_strength, funding, mandate, missions, provenance, timeline
 from projections.runner import Projector
 
 READ_PROBLEMS = problems(401, 404, 422, 503)
@@ -164,4 +166,85 @@ def create_router() -> APIRouter:
             lambda conn, g: timeline.as_of(conn, g, mission, start, end, interval, at),
         )  # fmt: skip
 
+    strength_of = _provenance(force_strength, "contingent", provenance.CONTINGENT_TYPES,
+                              "country", _no_strength, registered)  # fmt: skip
+    funds_of = _provenance(funding, "funding", provenance.FUNDS_TYPES, "donor", _no_funds,
+                           registered)  # fmt: skip
+
+    @router.get(
+        "/missions/{mission}/force-strength/{country}",
+        summary="Where a country's figures come from: its entry and the reports behind it",
+        responses=READ_PROBLEMS,
+    )
+    def get_force_strength_of_country(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        country: Annotated[str, Path()], as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        return strength_of(request, store, mission, country, as_of, known_at)
+
+    @router.get(
+        "/missions/{mission}/funding/{donor}",
+        summary="Where a donor's figures come from: its entry and the reports behind it",
+        responses=READ_PROBLEMS,
+    )
+    def get_funding_of_donor(
+        request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
+        donor: Annotated[str, Path()], as_of: AsOf = None, known_at: KnownAt = None,
+    ) -> Response:  # fmt: skip
+        return funds_of(request, store, mission, donor, as_of, known_at)
+
     return router
+
+
+CODE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+
+
+def _no_strength(code: str) -> dict[str, Any]:
+    return {"country": code, "deployed": 0, "pledged": 0, "female": 0,
+            "by_category": dict.fromkeys(force_strength.CATEGORIES, 0), "reported_on": None,
+            "unreconciled": 0}  # fmt: skip
+
+
+def _no_funds(code: str) -> dict[str, Any]:
+    return {"donor": code, "pledged": "0.00", "committed": "0.00", "deposited": "0.00",
+            "outstanding": "0.00"}  # fmt: skip
+
+
+def _provenance(
+    model: AsOfModel, kind: str, types: frozenset[str], field: str,
+    empty: Callable[[str], dict[str, Any]], registered: Callable[[Any, str], None],
+) -> Callable[..., Response]:  # fmt: skip
+    """The answer of one country's or donor's entry with the effective reports behind it."""
+    listed = "by_country" if field == "country" else "by_donor"
+
+    def route(
+        request: Request, store: Any, mission: str, code: str, as_of: date | None,
+        known_at: str | None,
+    ) -> Response:  # fmt: skip
+        registered(store, mission)
+        day, at = as_of or now_of(request).date(), instant_of(known_at, request)
+        stream = f"{kind}:{mission}:{code}"
+        if not CODE.match(code):
+            raise StreamNotFound(stream)
+        found = provenance.reports(store.read(stream=stream, limit=1_000_000).events, types,
+                                   day, at)  # fmt: skip
+        if not found:
+            raise StreamNotFound(f"{stream} (no report dated by {day.isoformat()})")
+
+        def read(conn: Connection, g: int) -> dict[str, Any]:
+            whole = model.as_of(conn, g, mission, day, at)
+            entry = next((e for e in whole[listed] if e[field] == code), None) or empty(code)
+            return {
+                "mission": mission, "as_of": day.isoformat(), "known_at": whole["known_at"],
+                **entry,
+                "events": [
+                    {**event_json(r.event),
+                     "effective": {"occurred_on": r.occurred_on.isoformat(), "data": r.data},
+                     "corrected_by": r.corrected_by}
+                    for r in found
+                ],
+            }  # fmt: skip
+
+        return answer(request, {"as_of": day, "known_at": known_at}, read)
+
+    return route

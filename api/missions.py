@@ -226,12 +226,14 @@ def _provenance(
         stream = f"{kind}:{mission}:{code}"
         if not CODE.match(code):
             raise StreamNotFound(stream)
-        found = provenance.reports(store.read(stream=stream, limit=1_000_000).events, types,
-                                   day, at)  # fmt: skip
-        if not found:
-            raise StreamNotFound(f"{stream} (no report dated by {day.isoformat()})")
 
         def read(conn: Connection, g: int) -> dict[str, Any]:
+            # Here, not before answer(): a client holding the answer gets its 304 without
+            # the stream being read again.
+            found = provenance.reports(store.read(stream=stream, limit=1_000_000).events, types,
+                                       day, at)  # fmt: skip
+            if not found:
+                raise StreamNotFound(f"{stream} (no report dated by {day.isoformat()})")
             whole = model.as_of(conn, g, mission, day, at)
             entry = next((e for e in whole[listed] if e[field] == code), None) or empty(code)
             return {

@@ -36,6 +36,11 @@ async def test_a_countrys_figure_lists_the_effective_reports_behind_it(
     assert len(listed) == 3  # the retracted departure is left out, Jamaica is not Kenya's
     assert answer["events"][0]["data"]["personnel"] == 400  # the stored envelope, unchanged
     assert answer["events"][0]["recorded_by"] == "kenya-desk"
+    # Like every read, it answers 304 to a client that has it already.
+    path = "/v1/missions/mss-haiti/force-strength/KEN?as_of=2025-02-05"
+    etag = (await haiti.client.get(path, headers=haiti.auth("reader"))).headers["etag"]
+    again = await haiti.client.get(path, headers=haiti.auth("reader") | {"If-None-Match": etag})
+    assert again.status_code == 304
 
     # As known before the correction: the report as it was made.
     then = (await haiti.get("/v1/missions/mss-haiti/force-strength/KEN", as_of="2024-12-31",

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, select
 from events import money
 from events.envelope import RecordedEvent
 from projections import headcounts
-from projections.book import ALL, Book
+from projections.book import ALL, Book, Version
 from projections.schema import headcounts as headcount_rows
 from projections.schema import mission_facts
 
@@ -66,14 +66,40 @@ def apply(book: Book, event: RecordedEvent, lookup: Lookup) -> None:
         named = lookup(event.data["event_id"])
         current_on = _current_date(book, named)  # before the undo forgets it
         _undo(book, named, at)
+        standing = _report_amend(book, event, named, current_on)
         if event.type == "EventCorrected":
             on = event.data.get("occurred_on")
             occurred_on = date.fromisoformat(on) if on else current_on
             # A corrected fact keeps its place among facts of one date (its own version), as
             # the store's rules see it: a correction fixes a report, it does not re-issue it.
             _do(book, named, event.data["data"], occurred_on, at, named.version)
+            book.open_version(Version(
+                named.mission, named.id, occurred_on, event.data["data"],
+                [*(standing.corrected_by or []), event.id] if standing else [event.id],
+                named.position, at,
+            ))  # fmt: skip
         return
     _do(book, event, event.data, event.occurred_on, at, event.version)
+    book.open_version(
+        Version(event.mission, event.id, event.occurred_on, None, None, event.position, at)
+    )
+    book.record_change(event.mission, at, event.position, event.id, None, event.occurred_on)
+
+
+def _report_amend(
+    book: Book, event: RecordedEvent, named: RecordedEvent, current_on: date
+) -> Version | None:
+    """End the named event's report version; record the amendment against the earlier of
+    the dates it moves the event from and to (either one's figures change)."""
+    standing = book.current_version(named.id)
+    book.close_version(named.id, event.recorded_at)
+    dated = standing.occurred_on if standing else current_on
+    on = event.data.get("occurred_on") if event.type == "EventCorrected" else None
+    if on:
+        dated = min(dated, date.fromisoformat(on))
+    book.record_change(event.mission, event.recorded_at, event.position, event.id, named.id,
+                       dated)  # fmt: skip
+    return standing
 
 
 def _conn(book: Book) -> Connection:

@@ -51,6 +51,21 @@ class _Key:
     read: bool = True  # False: nothing read yet, every stored row is in the database only
 
 
+@dataclass(slots=True)
+class Version:
+    """One version of an event as the report lists it (a row of ``report_events``)."""
+
+    mission: str
+    event_id: str
+    occurred_on: date
+    data: dict[str, Any] | None  # None: as stored in the envelope
+    corrected_by: list[str] | None
+    position: int
+    recorded_from: datetime
+    recorded_to: datetime | None = None
+    stored: bool = False  # read from the table, not inserted by this chunk
+
+
 class Book:
     """The read models' running totals for one generation, changed in memory, then flushed."""
 
@@ -74,6 +89,12 @@ class Book:
         self._effects_new: dict[str, list[Effect]] = {}
         self._effects_stored: dict[str, list[Effect]] = {}  # read ahead: see prefetch_effects
         self._effects_gone: list[str] = []
+        # The report's versions of events (projections.report): the current one of each event
+        # this chunk touched, the versions to insert and the stored ones to close.
+        self._versions: dict[str, Version | None] = {}
+        self._versions_new: list[Version] = []
+        self._versions_closed: list[tuple[str, datetime]] = []
+        self._changes: list[tuple[Any, ...]] = []
         p = recorder.placeholder
         self._of_key = f"generation = {p} AND mission = {p} AND measure = {p} AND key = {p}"
 
@@ -246,6 +267,84 @@ class Book:
         stored = self._stored_effects(event_id)
         return stored[0][3] if stored else None
 
+    # --- the report's versions of events ------------------------------------------------
+
+    def prefetch_versions(self, event_ids: set[str]) -> None:
+        """Read the current report versions of events about to be amended, in one go."""
+        wanted = sorted(i for i in event_ids if i not in self._versions)
+        r, p = self.recorder, self.recorder.placeholder
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            for event_id in part:
+                self._versions[event_id] = None
+            marks = ", ".join([p] * len(part))
+            rows = self._fetch(
+                "SELECT mission, event_id, occurred_on, data, corrected_by, position, "
+                f"recorded_from FROM report_events WHERE generation = {p} AND event_id IN "
+                f"({marks}) AND recorded_to IS NULL",
+                (self.generation, *part),
+            )
+            for mission, event_id, on, data, by, position, since in rows:
+                self._versions[event_id] = Version(
+                    mission, event_id, r.day(on), None if data is None else r.json(data),
+                    None if by is None else r.json(by), position, r.instant(since), stored=True,
+                )  # fmt: skip
+
+    def open_version(self, version: Version) -> None:
+        """A new current version of an event (an original, or what a correction made it)."""
+        self._versions[version.event_id] = version
+        self._versions_new.append(version)
+
+    def current_version(self, event_id: str) -> Version | None:
+        """The event's version standing now, or None when retracted (or never listed)."""
+        if event_id not in self._versions:
+            self.prefetch_versions({event_id})
+        return self._versions[event_id]
+
+    def close_version(self, event_id: str, at: datetime) -> None:
+        version = self.current_version(event_id)
+        if version is None:
+            return
+        if version.stored:
+            self._versions_closed.append((event_id, at))
+        else:
+            version.recorded_to = at
+        self._versions[event_id] = None
+
+    def record_change(
+        self, mission: str, at: datetime, position: int, event_id: str, target_id: str | None,
+        dated: date,
+    ) -> None:  # fmt: skip
+        r = self.recorder
+        self._changes.append((self.generation, mission, r.instant_param(at), position, event_id,
+                              target_id, r.day_param(dated)))  # fmt: skip
+
+    def _flush_versions(self) -> None:
+        g, r, p = self.generation, self.recorder, self.recorder.placeholder
+        # Closing first: the versions inserted below are not in the table yet.
+        self._write(
+            f"UPDATE report_events SET recorded_to = {p} WHERE generation = {p} AND "
+            f"event_id = {p} AND recorded_to IS NULL",
+            [(r.instant_param(at), g, event_id) for event_id, at in self._versions_closed],
+        )
+        self._write(
+            "INSERT INTO report_events (generation, mission, event_id, occurred_on, data, "
+            f"corrected_by, position, recorded_from, recorded_to) VALUES ({', '.join([p] * 9)})",
+            [(g, v.mission, v.event_id, r.day_param(v.occurred_on),
+              None if v.data is None else r.json_param(v.data),
+              None if v.corrected_by is None else r.json_param(v.corrected_by), v.position,
+              r.instant_param(v.recorded_from),
+              None if v.recorded_to is None else r.instant_param(v.recorded_to))
+             for v in self._versions_new],
+        )  # fmt: skip
+        self._write(
+            "INSERT INTO report_changes (generation, mission, recorded_at, position, event_id, "
+            f"target_id, dated) VALUES ({', '.join([p] * 7)})",
+            self._changes,
+        )
+        self._versions, self._versions_new, self._versions_closed = {}, [], []
+        self._changes = []
+
     # --- writing ----------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -289,6 +388,7 @@ class Book:
              for event_id, found in self._effects_new.items()
              for mission, measure, key, on, amount in found],
         )  # fmt: skip
+        self._flush_versions()
         self._insert, self._key_rows_new = [], []
         self._touched = set()
         self._effects_new, self._effects_stored, self._effects_gone = {}, {}, []

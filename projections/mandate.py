@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from events.fields import DeadlineKind
 from projections.schema import mission_facts
 
 f = mission_facts
+MANDATE_EXPIRY, REVIEW_DUE = DeadlineKind.MANDATE_EXPIRY.value, DeadlineKind.REVIEW_DUE.value
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,21 @@ def fold(mission: str, known: list[Fact], as_of: date) -> dict[str, Any]:
         "history": history,
         "reviews": reviews,
     }
+
+
+def open_deadlines(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The open deadlines of a :func:`fold` answer: the expiry of a mandate in force or lapsed
+    (not of an ended or pending one) and every review not completed (a final report is still
+    owed after a mandate ends), each with ``deadline``, ``due_on`` and what it names."""
+    found: list[dict[str, Any]] = []
+    if state["status"] in ("active", "lapsed") and state["expires_on"]:
+        found.append({"deadline": MANDATE_EXPIRY, "due_on": _day(state["expires_on"]),
+                      "resolution": state["resolution"]})  # fmt: skip
+    for review in state["reviews"]:
+        if review["completed_on"] is None:
+            found.append({"deadline": REVIEW_DUE, "due_on": _day(review["due_on"]),
+                          "review_id": review["review_id"]})  # fmt: skip
+    return found
 
 
 def as_of(

@@ -29,11 +29,17 @@ from projections.schema import (
     headcounts,
     mission_facts,
     projection_state,
+    report_changes,
+    report_events,
 )
 
 log = logging.getLogger(__name__)
 
 STATE = "read-models"
+#: Every read model's table: a generation's rows are in each.
+TABLES = (
+    balances, balance_keys, effects, mission_facts, headcounts, report_events, report_changes,
+)  # fmt: skip
 T = TypeVar("T")
 Progress = Callable[[int, int], None]
 
@@ -90,6 +96,7 @@ class Projector:
         if named:
             found = self.store.get_many(named)
             book.prefetch_effects(named)
+            book.prefetch_versions(named)
         else:
             found = {}
         for event in events:
@@ -182,5 +189,5 @@ class Projector:
         return position
 
     def _drop(self, conn: Connection, generation: int) -> None:
-        for table in (balances, balance_keys, effects, mission_facts, headcounts):
+        for table in TABLES:
             conn.execute(table.delete().where(table.c.generation == generation))

@@ -99,3 +99,39 @@ headcounts = Table(
     Index("ix_headcounts_latest", "generation", "mission", "key", "day", "version"),
     Index("ix_headcounts_event", "generation", "event_id"),
 )
+
+#: Every event of a mission as it stood over time, for the report's "what happened in the
+#: period": one row per version (the original, then one per correction; a retraction closes the
+#: last), keyed by the effective date. ``data`` is null while the event stands as stored (the
+#: envelope holds it); ``corrected_by`` lists the corrections applied so far.
+report_events = Table(
+    "report_events",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("mission", String(32), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+    Column("data", Json, nullable=True),
+    Column("corrected_by", Json, nullable=True),
+    Column("position", BigInteger, nullable=False),
+    Column("recorded_from", UTCDateTime, nullable=False),
+    Column("recorded_to", UTCDateTime, nullable=True),
+    Index("ix_report_events_dated", "generation", "mission", "occurred_on"),
+    Index("ix_report_events_event", "generation", "event_id"),
+)
+
+#: Every event of a mission by the instant it was recorded, with the date it concerns: its own
+#: for a report, the earlier of the named event's dates before and after for a correction or
+#: retraction. The report's "restated": what was recorded in a period about the time before it.
+report_changes = Table(
+    "report_changes",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("mission", String(32), primary_key=True),
+    Column("recorded_at", UTCDateTime, primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("target_id", String(36), nullable=True),
+    Column("dated", Date, nullable=False),
+    sqlite_with_rowid=False,
+)

@@ -26,6 +26,7 @@ from api import events as events_api
 from api import exports as exports_api
 from api import metrics as metrics_api
 from api import missions as missions_api
+from api import reports as reports_api
 from api import service as service_api
 from api import stream as stream_api
 from api.auth import Authenticator
@@ -164,6 +165,7 @@ def create_app(
         ),
         events_api.create_router(),
         missions_api.create_router(),
+        reports_api.create_router(),
         exports_api.create_router(),
         alerts_api.create_router(),
         service_api.create_router(),

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 RECORDED_BY = "scheduler"
 #: Idempotency keys of the scheduler live apart from every token's (token ids are hex).
 KEY_SCOPE = "system:scheduler"
-MANDATE_EXPIRY, REVIEW_DUE = "mandate_expiry", "review_due"
+MANDATE_EXPIRY, REVIEW_DUE = mandate.MANDATE_EXPIRY, mandate.REVIEW_DUE
 
 
 @dataclass(frozen=True)
@@ -70,23 +70,11 @@ def threshold_reached(days_remaining: int, thresholds: Sequence[int]) -> int | N
 
 def deadlines_of(mission: str, state: dict[str, Any]) -> list[Deadline]:
     """The open deadlines in a mandate read model answer (``projections.mandate.fold``)."""
-    found = []
-    # An ended mandate is not flagged, nor a pending one (nothing authorized yet as of today).
-    if state["status"] in ("active", "lapsed") and state["expires_on"]:
-        found.append(
-            Deadline(
-                mission,
-                MANDATE_EXPIRY,
-                date.fromisoformat(state["expires_on"]),
-                resolution=state["resolution"],
-            )
-        )
-    # Reviews stay due after a mandate ends: a final report is still owed.
-    for review in state["reviews"]:
-        if review["completed_on"] is None:
-            due_on = date.fromisoformat(review["due_on"])
-            found.append(Deadline(mission, REVIEW_DUE, due_on, review_id=review["review_id"]))
-    return found
+    return [
+        Deadline(mission, d["deadline"], d["due_on"], resolution=d.get("resolution"),
+                 review_id=d.get("review_id"))
+        for d in mandate.open_deadlines(state)
+    ]  # fmt: skip
 
 
 def check_deadlines(

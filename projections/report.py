@@ -1,0 +1,269 @@
+"""The situation report (CONTRACT §4): a period's figures, events, restatements and deadlines.
+
+Every figure is a read model asked at a few (date, instant) pairs — force strength and funding
+as of ``from`` and ``to`` known at ``known_at``, and as of ``from`` known at the end of that day
+— so a report costs a bounded number of seeks per figure, however long the ledger. The period's
+events come from ``report_events`` (each event's versions by effective date) and the
+restatements from ``report_changes`` (each event by the instant it was recorded, with the date
+it concerns): one index range each, plus the envelopes of the events listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from projections import force_strength, funding, mandate
+from projections.known import stamp
+from projections.schema import report_changes, report_events
+
+#: The longest period a report covers, and how far past its end it lists deadlines.
+MAX_DAYS = 366
+DEADLINE_DAYS = 90
+ALERT = "DeadlineFlagged"
+MANDATE_FIELDS = ("status", "resolution", "expires_on", "days_remaining")
+
+#: The stored envelopes of events by id, in their JSON form (the API's).
+Fetch = Callable[[list[str]], dict[str, dict[str, Any]]]
+
+
+def known_then(start: date) -> datetime:
+    """The end of the day ``from``: what had been recorded by then is "as reported then"."""
+    return datetime.combine(start, time.max, UTC)
+
+
+def default_window(today: date) -> tuple[date, date]:
+    """The seven days up to today: ``from`` a week before ``to``."""
+    return today - timedelta(days=7), today
+
+
+def build(
+    conn: Connection, generation: int, mission: str, start: date, end: date,
+    known_at: datetime, fetch: Fetch,
+) -> dict[str, Any]:  # fmt: skip
+    """The report of the period after ``start`` up to ``end``, as known at ``known_at``."""
+    then = min(known_then(start), known_at)
+    strength = {
+        "from": force_strength.as_of(conn, generation, mission, start, known_at),
+        "to": force_strength.as_of(conn, generation, mission, end, known_at),
+        "then": force_strength.as_of(conn, generation, mission, start, then),
+    }
+    funds = {
+        "from": funding.as_of(conn, generation, mission, start, known_at),
+        "to": funding.as_of(conn, generation, mission, end, known_at),
+        "then": funding.as_of(conn, generation, mission, start, then),
+    }
+    facts = mandate.facts(conn, generation, mission, known_at)
+    in_force = mandate.fold(mission, facts, end)
+    listed = period_events(conn, generation, mission, start, end, known_at, fetch)
+    return {
+        "mission": mission,
+        "name": mandate.name_of(facts),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "known_at": stamp(known_at),
+        "strength": _strength(strength["from"], strength["to"]),
+        "funding": _funding(funds["from"], funds["to"]),
+        "mandate": {k: in_force[k] for k in MANDATE_FIELDS},
+        "events": listed,
+        "restated": {
+            "known_then": stamp(known_then(start)),
+            "strength": _restated_strength(strength["then"], strength["from"]),
+            "funding": _restated_funding(funds["then"], funds["from"]),
+            "events": restatements(conn, generation, mission, start, then, known_at, fetch),
+        },
+        "deadlines": deadlines(in_force, end),
+        "alerts": [e for e in listed if e["type"] == ALERT],
+    }
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _strength(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    rows = _paired(before["by_country"], after["by_country"], "country")
+    return {
+        "from": {"deployed": before["deployed"], "pledged": before["pledged"]},
+        "to": {"deployed": after["deployed"], "pledged": after["pledged"]},
+        "personnel_ceiling": after["personnel_ceiling"],
+        "by_country": sorted(
+            (
+                {
+                    "country": code,
+                    "deployed_from": a.get("deployed", 0),
+                    "deployed_to": b.get("deployed", 0),
+                    "pledged_from": a.get("pledged", 0),
+                    "pledged_to": b.get("pledged", 0),
+                }
+                for code, a, b in rows
+            ),
+            key=lambda r: (-r["deployed_to"], -r["pledged_to"], r["country"]),
+        ),
+    }
+
+
+def _funding(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    sums = ("pledged", "committed", "deposited")
+    rows = _paired(before["by_donor"], after["by_donor"], "donor")
+    return {
+        "from": {k: before[k] for k in sums},
+        "to": {k: after[k] for k in sums},
+        "requirement": after["requirement"],
+        "coverage": after["coverage"],
+        "by_donor": [
+            {
+                "donor": code,
+                **{f"{k}_from": a.get(k, "0.00") for k in sums},
+                **{f"{k}_to": b.get(k, "0.00") for k in sums},
+            }
+            for code, a, b in rows
+        ],
+    }
+
+
+def _restated_strength(then: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    counts = ("deployed", "pledged")
+    changed = [
+        {"country": code, **{f"{k}_then": a.get(k, 0) for k in counts},
+         **{f"{k}_now": b.get(k, 0) for k in counts}}
+        for code, a, b in _paired(then["by_country"], now["by_country"], "country")
+        if any(a.get(k, 0) != b.get(k, 0) for k in counts)
+    ]  # fmt: skip
+    return {
+        "deployed_then": then["deployed"], "deployed_now": now["deployed"],
+        "pledged_then": then["pledged"], "pledged_now": now["pledged"],
+        "by_country": changed,
+    }  # fmt: skip
+
+
+def _restated_funding(then: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    sums = ("pledged", "committed", "deposited")
+    changed = [
+        {"donor": code, **{f"{k}_then": a.get(k, "0.00") for k in sums},
+         **{f"{k}_now": b.get(k, "0.00") for k in sums}}
+        for code, a, b in _paired(then["by_donor"], now["by_donor"], "donor")
+        if any(a.get(k, "0.00") != b.get(k, "0.00") for k in sums)
+    ]  # fmt: skip
+    return {
+        **{f"{k}_then": then[k] for k in sums},
+        **{f"{k}_now": now[k] for k in sums},
+        "by_donor": changed,
+    }
+
+
+def _paired(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], field: str
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Rows of two answers matched by ``field``, in the later answer's order, then the rest."""
+    a = {r[field]: r for r in before}
+    b = {r[field]: r for r in after}
+    codes = list(b) + [c for c in a if c not in b]
+    return [(c, a.get(c, {}), b.get(c, {})) for c in codes]
+
+
+def deadlines(state: dict[str, Any], end: date) -> list[dict[str, Any]]:
+    """The open deadlines of a mandate answer due by ``DEADLINE_DAYS`` after ``end``."""
+    horizon = end + timedelta(days=DEADLINE_DAYS)
+    found = []
+    for d in mandate.open_deadlines(state):
+        if d["due_on"] > horizon:
+            continue
+        found.append({**d, "due_on": d["due_on"].isoformat(),
+                      "days_remaining": (d["due_on"] - end).days})  # fmt: skip
+    return sorted(found, key=lambda d: (d["due_on"], d["deadline"], d.get("review_id") or ""))
+
+
+# --- events -------------------------------------------------------------------------------
+
+r, c = report_events, report_changes
+
+
+def _standing(at: datetime) -> Any:
+    return (r.c.recorded_from <= at) & or_(r.c.recorded_to.is_(None), r.c.recorded_to > at)
+
+
+def period_events(
+    conn: Connection, generation: int, mission: str, start: date, end: date,
+    known_at: datetime, fetch: Fetch,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The mission's events dated after ``start`` up to ``end`` as they stood at ``known_at``,
+    each its envelope plus ``effective`` and ``corrected_by``, in date order."""
+    rows = conn.execute(
+        select(r.c.event_id, r.c.occurred_on, r.c.data, r.c.corrected_by)
+        .where(r.c.generation == generation, r.c.mission == mission,
+               r.c.occurred_on > start, r.c.occurred_on <= end, _standing(known_at))
+        .order_by(r.c.occurred_on, r.c.position)
+    ).all()  # fmt: skip
+    envelopes = fetch([row.event_id for row in rows])
+    return [
+        _effective(envelopes[row.event_id], row.occurred_on, row.data, row.corrected_by)
+        for row in rows
+    ]
+
+
+def _effective(
+    envelope: dict[str, Any], on: date, data: dict[str, Any] | None, by: list[str] | None
+) -> dict[str, Any]:
+    return {
+        **envelope,
+        "effective": {"occurred_on": on.isoformat(),
+                      "data": envelope["data"] if data is None else data},
+        "corrected_by": list(by or []),
+    }  # fmt: skip
+
+
+def restatements(
+    conn: Connection, generation: int, mission: str, start: date, then: datetime,
+    known_at: datetime, fetch: Fetch,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """What was recorded after ``then`` and by ``known_at`` about the time up to ``start``:
+    late reports dated by then, and the corrections and retractions of such reports. Each is
+    its envelope plus ``concerns``: the report it is about, as it stood then and stands now."""
+    rows = conn.execute(
+        select(c.c.event_id, c.c.target_id)
+        .where(c.c.generation == generation, c.c.mission == mission,
+               c.c.recorded_at > then, c.c.recorded_at <= known_at, c.c.dated <= start)
+        .order_by(c.c.recorded_at, c.c.position)
+    ).all()  # fmt: skip
+    concerned = [row.target_id or row.event_id for row in rows]
+    envelopes = fetch([row.event_id for row in rows] + concerned)
+    was = _versions(conn, generation, concerned, then)
+    now = _versions(conn, generation, concerned, known_at)
+
+    def state(event_id: str, found: dict[str, Any]) -> dict[str, Any] | None:
+        row = found.get(event_id)
+        if row is None:
+            return None
+        data = envelopes[event_id]["data"] if row.data is None else row.data
+        return {"occurred_on": row.occurred_on.isoformat(), "data": data}
+
+    return [
+        {
+            **envelopes[row.event_id],
+            "concerns": {
+                "event_id": target,
+                "type": envelopes[target]["type"],
+                "then": state(target, was),
+                "now": state(target, now),
+            },
+        }
+        for row, target in zip(rows, concerned, strict=True)
+    ]
+
+
+def _versions(
+    conn: Connection, generation: int, event_ids: Iterable[str], at: datetime
+) -> dict[str, Any]:
+    """The report version of each event standing at ``at`` (none: not yet or no longer)."""
+    ids, found = sorted(set(event_ids)), {}
+    for i in range(0, len(ids), 500):
+        for row in conn.execute(
+            select(r.c.event_id, r.c.occurred_on, r.c.data)
+            .where(r.c.generation == generation, r.c.event_id.in_(ids[i : i + 500]),
+                   _standing(at))
+        ):  # fmt: skip
+            found[row.event_id] = row
+    return found

@@ -34,6 +34,12 @@ MEDIA = {
     "html": "text/html; charset=utf-8",
 }
 
+#: The page runs no script and loads nothing: its one style sheet is inline.
+HEADERS = {
+    "html": {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+             "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+}  # fmt: skip
+
 
 def window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     """The period asked: ``to`` default today, ``from`` default a week before ``to``."""
@@ -232,10 +238,15 @@ RENDER = {"md": markdown, "html": html}
 # --- routes -------------------------------------------------------------------------------
 
 
+From = Annotated[
+    date | None, Query(alias="from", description="the day before the period; default a week "
+                       "before `to`")
+]  # fmt: skip
+To = Annotated[date | None, Query(description="the period's last day; default today (UTC)")]
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["report"])
-    From = Annotated[date | None, Query(alias="from", description="default: a week before `to`")]
-    To = Annotated[date | None, Query(description="default: today (UTC)")]
 
     def route(form: str) -> Any:
         def get_report(
@@ -254,7 +265,7 @@ def create_router() -> APIRouter:
             return answer(
                 request, {"from": start, "to": end, "known_at": known_at, "form": form}, read,
                 encode=(lambda b: encode(b).encode()) if encode else orjson.dumps,
-                media_type=MEDIA[form],
+                media_type=MEDIA[form], headers=HEADERS.get(form),
             )  # fmt: skip
 
         return get_report

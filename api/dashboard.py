@@ -2,7 +2,7 @@
 
 The page itself needs no token (it holds no data); every figure comes from the ``/v1`` reads,
 which carry the token the user gives when the server asks for one. Nothing is fetched from the
-internet and nothing is built: plain HTML, CSS and one JavaScript module drawing SVG charts.
+internet and nothing is built: plain HTML, CSS and a few JavaScript modules drawing SVG charts.
 """
 
 from __future__ import annotations
@@ -17,22 +17,30 @@ from fastapi import APIRouter
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
+from api import reports
 from api.errors import RouteNotFound
 
 STATIC = Path(__file__).parent / "static"
 
 #: The files under ``/static/`` and their media types; nothing else in the folder is served.
+#: The page's ES modules, loaded from ``main.js``: one concern each.
+MODULES = (
+    "api.js", "charts.js", "documents.js", "dom.js", "events.js", "format.js", "live.js",
+    "main.js", "mandate.js", "provenance.js", "state.js", "tables.js", "timetravel.js",
+)  # fmt: skip
 ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
-    "dashboard.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
-}
+} | dict.fromkeys(MODULES, "text/javascript; charset=utf-8")
 
 # The page loads only its own assets and talks only to its own origin; sources cited by events
 # are plain links, opened without a referrer.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; "
+        # The report's inline style sheet, for a report opened from here as a Blob URL (which
+        # inherits this policy); no other inline style.
+        f"style-src 'self' {reports.STYLE_HASH}; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from api.dashboard import ASSETS, STATIC
+from api.dashboard import ASSETS, MODULES, STATIC
 from tests.api.conftest import Api, open_api
 from tests.conftest import Clock
 
@@ -92,11 +92,48 @@ def test_every_file_in_the_folder_is_an_asset_or_the_page() -> None:
     assert {p.name for p in STATIC.iterdir()} == set(ASSETS) | {"index.html"}
 
 
-def test_the_script_asks_only_its_own_origin() -> None:
-    script = (STATIC / "dashboard.js").read_text()
-    assert "http://" not in script.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in script
-    # the paths it reads are the contract's
+def _scripts() -> dict[str, str]:
+    return {name: (STATIC / name).read_text() for name in MODULES}
+
+
+IMPORT = re.compile(r"""^import\s[^;]*?\sfrom\s+"([^"]+)";""", re.MULTILINE | re.DOTALL)
+
+
+async def test_the_page_loads_its_modules_from_one_entry(site: Api) -> None:
+    page = Markup()
+    page.feed((await site.client.get("/")).text)
+    assert page.all("script") == [{"type": "module", "src": "/static/main.js"}]
+    # Every module is reached from main.js by relative imports of served files, and is served.
+    scripts = _scripts()
+    reached, todo = set(), ["main.js"]
+    while todo:
+        name = todo.pop()
+        reached.add(name)
+        for target in IMPORT.findall(scripts[name]):
+            assert target.startswith("./") and target.endswith(".js"), (name, target)
+            assert target[2:] in MODULES, (name, target)
+            if target[2:] not in reached:
+                todo.append(target[2:])
+        assert "import(" not in scripts[name]  # no import built at run time
+    assert reached == set(MODULES)
+    for name in MODULES:
+        response = await site.client.get(f"/static/{name}")
+        assert response.headers["content-type"] == "text/javascript; charset=utf-8"
+        # Modules load under the page's policy: same origin only, no inline script allowed.
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe" not in policy
+
+
+def test_no_static_file_asks_the_internet() -> None:
+    for path in STATIC.iterdir():
+        text = path.read_text().replace("http://www.w3.org/2000/svg", "")  # a namespace, not a URL
+        for scheme in ("http://", "https://", "//cdn", 'src="//', 'href="//', "url(//"):
+            assert scheme not in text, (path.name, scheme)
+        assert "@import" not in text, path.name
+
+
+def test_the_scripts_ask_the_contracts_paths() -> None:
+    scripts = "\n".join(_scripts().values())
     for path in (
         "/v1/missions",
         "/force-strength",
@@ -105,9 +142,31 @@ def test_the_script_asks_only_its_own_origin() -> None:
         "/timeline",
         "/v1/alerts",
         "/v1/events/stream",
+        "/v1/events/",
         ".csv",
+        "report.html",
+        "report.md",
     ):
-        assert path in script, path
+        assert path in scripts, path
+    # the provenance dialog reads a country's and a donor's entry at the view's date and instant
+    provenance = _scripts()["provenance.js"]
+    assert 'READS = { country: "force-strength", donor: "funding" }' in provenance
+    assert "when()" in provenance
+
+
+def test_strings_from_events_are_never_parsed_as_markup() -> None:
+    # The page is built with createElement, createTextNode and textContent alone.
+    for name, script in _scripts().items():
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                     "createContextualFragment", "DOMParser", "srcdoc", "eval(",
+                     "new Function"):  # fmt: skip
+            assert sink not in script, (name, sink)
+    dom = _scripts()["dom.js"]
+    assert "document.createTextNode(String(child))" in dom
+    # Links from events: http(s) only, without opener or referrer.
+    events = _scripts()["events.js"]
+    assert 'parsed.protocol === "https:" || parsed.protocol === "http:"' in dom
+    assert 'rel: "noopener noreferrer"' in events
 
 
 async def test_other_names_under_static_are_not_found(site: Api) -> None:

@@ -293,3 +293,17 @@ async def test_deadlines_ahead_and_the_alerts_of_the_period(haiti: Api) -> None:
     later = (await haiti.get(REPORT, **{"from": "2024-09-01", "to": "2024-09-08"})).json()
     assert [d.get("review_id") for d in later["deadlines"]] == ["SG-0"]
     assert later["mandate"]["status"] == "ended"
+
+
+async def test_the_pages_policy_allows_exactly_its_own_style_sheet(demo: Api) -> None:
+    import base64
+    import hashlib
+
+    page = await demo.get(f"{REPORT}.html", **WEEK)
+    (style,) = re.findall(r"<style>(.*?)</style>", page.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = page.headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}';" in policy and "unsafe-inline" not in policy
+    # The dashboard allows the same sheet, for a report it opens from a Blob URL.
+    dashboard = await demo.client.get("/")
+    assert f"'sha256-{digest}'" in dashboard.headers["content-security-policy"]

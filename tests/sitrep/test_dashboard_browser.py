@@ -22,9 +22,10 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -177,6 +178,60 @@ def _row(driver: Any, country: str) -> tuple[str, str, str]:
             _text(driver, f"{row} .unreconciled"))  # fmt: skip
 
 
+def _open_reports(driver: Any, css: str) -> Any:
+    """Click ``css`` (in a country's or donor's row) and wait for the reports behind the row."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    dialog = driver.find_element(By.ID, "provenance")
+    _wait(driver, f"the reports of {css}", lambda: dialog.get_attribute("data-state") == "loaded")
+    assert dialog.is_displayed()
+    return dialog
+
+
+def _reports(dialog: Any) -> list[dict[str, Any]]:
+    """Each report the provenance dialog lists, as the reader sees it."""
+    from selenium.webdriver.common.by import By
+
+    shown = []
+    for item in dialog.find_elements(By.CSS_SELECTOR, "#provenance-reports > li"):
+
+        def text(css: str, item: Any = item) -> str:
+            found = item.find_elements(By.CSS_SELECTOR, css)
+            return str(found[0].text) if found else ""
+
+        links = item.find_elements(By.CSS_SELECTOR, ".source a")
+        link = (links[0].get_attribute("href"), links[0].get_attribute("rel")) if links else None
+        day = item.find_element(By.CSS_SELECTOR, ".event-head time").get_attribute("datetime")
+        shown.append({
+            "on": day, "type": text(".type"), "effective": text(".effective"),
+            "reported": text(".as-reported"), "source": text(".source"), "notes": text(".notes"),
+            "by": text(".recorded-by"), "meta": text(".recorded"),
+            "corrected_by": text(".corrected-by"), "link": link,
+        })  # fmt: skip
+    return shown
+
+
+def _close_with_escape(driver: Any, focused: str) -> None:
+    """Escape closes the dialog and gives the focus back to the row's button."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    closed = "return !document.getElementById('provenance').open"
+    _wait(driver, "the dialog to close", lambda: bool(driver.execute_script(closed)))
+    back = "return document.activeElement.closest('tr')?.matches(arguments[0])"
+    assert driver.execute_script(back, focused)
+
+
+def _report_link(driver: Any, id_: str) -> tuple[str, dict[str, str]]:
+    """A report link's path and query."""
+    from selenium.webdriver.common.by import By
+
+    href = urlsplit(driver.find_element(By.ID, id_).get_attribute("href") or "")
+    return href.path, dict(parse_qsl(href.query))
+
+
 def _screenshot(driver: Any, name: str) -> Path:
     # The whole page, not just the window: grow the window to the document's height.
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -286,6 +341,54 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert "the report of 25 Jun 2024 said" in story
         assert "corrected to “200 police personnel of Kenya arrived" in story
 
+        # Where Kenya's figures come from: its row opens its reports, oldest first, as corrected.
+        dialog = _open_reports(browser, "#strength-table tr[data-country=KEN] th button")
+        assert _text(browser, "#provenance-heading") == "Kenya: the reports behind the figures"
+        assert "Deployed\n744" in _text(browser, "#provenance-entry")
+        kenya = _reports(dialog)
+        assert [r["type"] for r in kenya[:2]] == ["PERSONNEL PLEDGED", "CONTINGENT ARRIVED"]
+        assert {r["by"] for r in kenya} == {"demo"}
+        first = kenya[1]  # the first contingent: 400 as reported, 200 since the correction
+        assert first["on"] == "2024-06-25"
+        assert first["effective"].startswith("200 police personnel of Kenya arrived in Port-au")
+        assert "As first reported: 400 police personnel" in first["reported"]
+        assert "encyclopaedia snapshot of January 2025" in first["source"]
+        assert first["link"] is None  # a source without a URL is named, not linked
+        assert first["notes"].startswith("Notes: ")
+        assert first["meta"].startswith("Recorded ") and " UTC by demo · id " in first["meta"]
+        assert "The UN's page on the MSS gives the first Kenyan contingent" in first["corrected_by"]
+        headcount = next(r for r in kenya if r["on"] == "2025-02-05")
+        assert headcount["type"] == "HEADCOUNT RETURN"
+        assert headcount["link"] == (
+            "https://www.kenyans.co.ke/news/108735-kenya-sends-144-more-police-officers-haiti",
+            "noopener noreferrer",
+        )
+        arrived = [r for r in kenya if r["type"] == "CONTINGENT ARRIVED"]
+        fourth = next(r for r in arrived if r["on"] == "2025-02-06")
+        assert fourth["effective"].startswith("144 police personnel of Kenya arrived")
+        assert "Two reports of the flight of 6 February 2025 disagree" in fourth["corrected_by"]
+        _screenshot(browser, "dashboard-provenance.png")
+        _close_with_escape(browser, "tr[data-country=KEN]")
+
+        # A donor's row too, clicked anywhere: the UN's pledge and two deposits, no correction.
+        dialog = _open_reports(browser, "#funding-table tr[data-donor=UN] td")
+        un = _reports(dialog)
+        assert [(r["on"], r["type"]) for r in un] == [
+            ("2024-03-31", "FUNDS PLEDGED"), ("2024-03-31", "FUNDS DEPOSITED"),
+            ("2024-10-31", "FUNDS DEPOSITED"),
+        ]  # fmt: skip
+        assert un[0]["effective"] == "UN pledged 78,000,000 USD (trust fund)"
+        assert all("encyclopaedia snapshot" in r["source"] and not r["corrected_by"] for r in un)
+        assert "Deposited\n$85,000,000" in _text(browser, "#provenance-entry")
+        browser.find_element(By.ID, "provenance-close").click()
+        _wait(browser, "the dialog to close", lambda: not dialog.is_displayed())
+
+        # The situation report of the week to today, as known now.
+        today = datetime.now(UTC).date()
+        week = {"from": (today - timedelta(days=7)).isoformat(), "to": today.isoformat()}
+        for link, document in (("report-html", "report.html"), ("report-md", "report.md")):
+            assert _report_link(browser, link) == (f"/v1/missions/mss-haiti/{document}", week)
+
         # As of 5 February 2025: Kenya's return of 600, 200 more than the movements gave.
         def as_of(day: str) -> None:
             browser.execute_script("document.getElementById('as-of').value = arguments[0]", day)
@@ -324,6 +427,24 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert "as known at 31 Dec 2024, 00:00:00 UTC" in banner.text
         assert "past" in (banner.get_attribute("class") or "")
         assert "known_at=2024-12-31T00%3A00%3A00Z" in browser.current_url
+
+        # Kenya's reports in that view: the first contingent as reported then, not yet corrected.
+        dialog = _open_reports(browser, "#strength-table tr[data-country=KEN] th button")
+        assert "As of 1 Jul 2024, as known at 31 Dec 2024, 00:00:00 UTC" in _text(
+            browser, "#provenance-view"
+        )
+        then = _reports(dialog)
+        assert [(r["on"], r["type"]) for r in then] == [
+            ("2023-07-31", "PERSONNEL PLEDGED"), ("2024-06-25", "CONTINGENT ARRIVED"),
+        ]  # fmt: skip
+        assert then[1]["effective"].startswith("400 police personnel of Kenya arrived")
+        assert (then[1]["reported"], then[1]["corrected_by"]) == ("", "")
+        _close_with_escape(browser, "tr[data-country=KEN]")
+
+        # The report of the week to that date, as known at that instant.
+        pinned = {"from": "2024-06-24", "to": "2024-07-01", "known_at": "2024-12-31T00:00:00Z"}
+        for link, document in (("report-html", "report.html"), ("report-md", "report.md")):
+            assert _report_link(browser, link) == (f"/v1/missions/mss-haiti/{document}", pinned)
         shot = _screenshot(browser, "dashboard.png")
 
         # Back to today, as known now, with one button; then forth to the GSF, kept in that view.
@@ -366,6 +487,49 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         assert errors == [], errors
         browser.get("about:blank")  # closes the live stream before the server is asked to stop
     assert shot.stat().st_size > 10_000
+
+
+def test_the_report_link_opens_the_report_with_the_token(
+    browser: Any, demo_store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, tokens = demo_store
+    view = "?mission=mss-haiti&as_of=2025-01-08&known_at=2025-01-10T00:00:00Z"
+    with serving(url, tmp_path) as server:
+        browser.get(f"{server.base_url}/{view}")
+        token = browser.find_element(By.ID, "token")
+        _wait(browser, "the token form", token.is_displayed)
+        token.send_keys(tokens["reader"])
+        browser.find_element(By.CSS_SELECTOR, "#token-form button[type=submit]").click()
+        _wait_loaded(browser, "the MSS as of 8 January 2025")
+        # The week holding the 4 January 2025 correction of the first Kenyan contingent.
+        week = {"from": "2025-01-01", "to": "2025-01-08", "known_at": "2025-01-10T00:00:00Z"}
+        path, query = _report_link(browser, "report-html")
+        assert (path, query) == ("/v1/missions/mss-haiti/report.html", week)
+        assert _text(browser, "#report-period") == "1 Jan 2025 to 8 Jan 2025"
+        direct = httpx.get(f"{server.base_url}{path}", params=query, timeout=10,
+                           headers={"Authorization": f"Bearer {tokens['reader']}"})  # fmt: skip
+        assert direct.status_code == 200, f"the report route answers {direct.text}"
+
+        # A link cannot carry the token: the page is fetched with it and opened from a Blob URL
+        # in a new tab, styled: that page inherits the dashboard's policy, which allows the
+        # report's style sheet by its hash and no other inline style.
+        dashboard = browser.current_window_handle
+        browser.find_element(By.ID, "report-html").click()
+        _wait(browser, "the report's tab", lambda: len(browser.window_handles) == 2)
+        browser.switch_to.window(next(w for w in browser.window_handles if w != dashboard))
+        styled = ("return document.querySelector('.headline') && getComputedStyle("
+                  "document.querySelector('.headline')).display")  # fmt: skip
+        _wait(browser, "the styled report", lambda: browser.execute_script(styled) == "grid")
+        assert browser.current_url.startswith(f"blob:{server.base_url}/")
+        page = browser.find_element(By.TAG_NAME, "body").text
+        assert MSS in page and "Kenya" in page
+        _screenshot(browser, "dashboard-report.png")
+        browser.close()
+        browser.switch_to.window(dashboard)
+        assert _text(browser, "#load-error") == ""
+        browser.get("about:blank")
 
 
 BOTH_MISSING = (

@@ -1,10 +1,13 @@
-"""The scheduler inside ``sitrep serve`` (CONTRACT §7): deadline passes and webhook delivery.
+"""The scheduler inside ``sitrep serve`` (CONTRACT §7): deadline passes, weekly reports and
+webhook delivery.
 
-Two named APScheduler jobs on a background thread pool: ``deadline-check`` runs a pass at
-start-up and then every ``SITREP_ALERT_INTERVAL_SECONDS``; ``webhook-delivery`` sends and retries
-the outbox every few seconds. Runs missed while the process was busy or suspended are coalesced
-into one, and a job never overlaps itself. With several workers or instances each runs its own
-scheduler: flags are appended once whoever runs first, and deliveries are leased row by row.
+Named APScheduler jobs on a background thread pool: ``deadline-check`` runs a pass at start-up
+and then every ``SITREP_ALERT_INTERVAL_SECONDS``; with ``SITREP_REPORT_WEEKDAY`` and webhooks,
+``weekly-report`` queues the weeks' reports due (``sitrep.weekly``) on the same schedule;
+``webhook-delivery`` sends and retries the outbox every few seconds. Runs missed while the
+process was busy or suspended are coalesced into one, and a job never overlaps itself. With
+several workers or instances each runs its own scheduler: flags are appended and reports queued
+once whoever runs first, and deliveries are leased row by row.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from projections.runner import Projector
 from sitrep.deadlines import check_deadlines
 from sitrep.settings import Settings
 from sitrep.webhooks import Dispatcher
+from sitrep.weekly import WeeklyReports
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,14 @@ class AlertScheduler:
         self.delivery_interval = delivery_interval
         self.clock = clock
         self.dispatcher = dispatcher or Dispatcher.from_settings(store, settings, clock=clock)
+        self.weekly: WeeklyReports | None = None
+        if settings.report_weekday is not None:
+            if self.dispatcher is None:
+                log.warning("SITREP_REPORT_WEEKDAY is set but no webhook is: no weekly report")
+            else:
+                self.weekly = WeeklyReports(
+                    store, projector, self.dispatcher, settings.report_weekday
+                )
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._scheduler = BackgroundScheduler(
@@ -68,6 +80,11 @@ class AlertScheduler:
             self.check, "interval", seconds=self.interval, next_run_time=now,
             id="deadline-check", name="deadline check",
         )  # fmt: skip
+        if self.weekly is not None:
+            self._scheduler.add_job(
+                self.report_weekly, "interval", seconds=self.interval, next_run_time=now,
+                id="weekly-report", name="weekly report",
+            )  # fmt: skip
         if self.dispatcher is not None:
             self._scheduler.add_job(
                 self.deliver, "interval", seconds=self.delivery_interval, next_run_time=now,
@@ -75,9 +92,10 @@ class AlertScheduler:
             )  # fmt: skip
         self._scheduler.start()
         log.info(
-            "scheduler started: deadline check every %ss, %s",
+            "scheduler started: deadline check every %ss, %s%s",
             self.interval,
             "webhooks on" if self.dispatcher else "no webhooks configured",
+            ", weekly reports on" if self.weekly else "",
         )
 
     def shutdown(self) -> None:
@@ -111,6 +129,27 @@ class AlertScheduler:
             log.info("deadline check flagged %s deadline(s)", len(flags))
             self._deliver_soon()
         return flags
+
+    def report_weekly(self) -> list[str]:
+        """Queue the weekly reports due today (by the injected clock), then deliver them."""
+        if self.weekly is None:
+            return []
+        try:
+            queued = self.weekly.run(self.clock().date())
+        except StoreUnavailable as exc:
+            log.warning("weekly report pass skipped: %s", exc.detail)
+            return []
+        except DBAPIError as exc:
+            failure = type(exc.orig).__name__
+            log.warning("weekly report pass skipped: the database failed: %s", failure)
+            return []
+        except Exception:
+            log.exception("weekly report pass failed")
+            return []
+        if queued:
+            log.info("queued %s weekly report(s)", len(queued))
+            self._deliver_soon()
+        return queued
 
     def _deliver_soon(self) -> None:
         if self.dispatcher is None:

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from events.codes import DEFAULT_DONOR_ORGANISATIONS
 
+#: ``SITREP_REPORT_WEEKDAY``'s values, in ``date.weekday()`` order.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 
 def _split(value: Any) -> Any:
     if isinstance(value, str):
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     # Validated even when unset: webhooks configured without a secret fail at start-up.
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     public_reads: bool = False
+    # The day of the week each mission's weekly report is sent on (with webhooks); None: off.
+    report_weekday: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = []
     donor_organisations: Annotated[list[str], NoDecode] = list(DEFAULT_DONOR_ORGANISATIONS)
     idempotency_retention_hours: int = Field(default=48, ge=24)
@@ -67,6 +72,20 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_case(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("report_weekday", mode="before")
+    @classmethod
+    def _day_of_the_week(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("must be a day of the week (monday to sunday), or empty for none")
+        day = value.strip().lower()
+        if not day:
+            return None
+        if day not in WEEKDAYS:
+            raise ValueError("must be a day of the week (monday to sunday), or empty for none")
+        return day
 
     @field_validator("alert_thresholds")
     @classmethod

@@ -1,11 +1,13 @@
-"""Webhook delivery of deadline flags (CONTRACT §7): a durable outbox, signed per Standard Webhooks.
+"""Webhook delivery of deadline flags (CONTRACT §7) and weekly reports (``sitrep.weekly``): a
+durable outbox, signed per Standard Webhooks.
 
 The dispatcher puts every ``DeadlineFlagged`` event recorded after its cursor into the outbox,
 one row per configured URL, whichever process appended the flag; then it sends the rows that are
 due. A row not acknowledged with a 2xx is tried again with exponential backoff and jitter, up to
 ``max_attempts``, then marked failed. Rows live in the database, so a restart resumes them, and a
 dispatcher leases the rows it is sending so that several instances never send one at once. The
-``webhook-id`` is the flag's event id on every attempt, for receivers to drop repeats.
+``webhook-id`` is the flag's event id on every attempt, for receivers to drop repeats; other
+messages (:meth:`Dispatcher.enqueue_message`) bring an id of their own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, Table, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from standardwebhooks import Webhook
 
@@ -226,6 +228,30 @@ class Dispatcher:
         if rows:
             log.info("queued %s webhook deliveries", len(rows))
         return len(rows)
+
+    def enqueue_message(
+        self, msg_id: str, mission: str, body: str, *, once: tuple[Table, dict[str, Any]]
+    ) -> bool:
+        """Put a message other than a flag in the outbox, one row per URL, in one transaction
+        with ``once`` (a row whose primary key names the message); nothing when that row is
+        there already (another process queued it). True when this call queued it."""
+        table, row = once
+        now = self.clock()
+        with self._writing() as conn:
+            # Insert-or-nothing, not look-then-insert: of two racing processes, the second
+            # waits for the first's commit (or its write lock), then adds nothing.
+            # RETURNING, not rowcount: through psycopg, an insert ON CONFLICT counts -1.
+            insert = self._insert_ignoring_duplicates(table).returning(*table.primary_key)
+            if conn.execute(insert, row).first() is None:
+                return False
+            conn.execute(
+                self._insert_ignoring_duplicates(webhook_deliveries),
+                [{
+                    "event_id": msg_id, "url": url, "mission": mission, "body": body,
+                    "state": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now,
+                } for url in self.urls],
+            )  # fmt: skip
+        return True
 
     # --- delivering ---------------------------------------------------------------------
 

@@ -28,18 +28,20 @@ def deadlines_check(
         ),
     ] = 30.0,
 ) -> None:
-    """One scheduler pass (for cron): flag the deadlines due, print each flag, deliver them."""
+    """One scheduler pass (for cron): flag the deadlines due, print each flag, queue the weekly
+    reports due (with SITREP_REPORT_WEEKDAY and webhooks), deliver them."""
     from projections.runner import Projector
     from sitrep.deadlines import check_deadlines
     from sitrep.webhooks import Dispatcher
+    from sitrep.weekly import WeeklyReports
 
     day = _day(today)
     with reported():
         settings = load_settings()
         with reported(settings), opened_store(settings) as store:
-            flags = check_deadlines(
-                store, Projector(store), day or store.clock().date(), settings.alert_thresholds
-            )
+            projector = Projector(store)
+            on = day or store.clock().date()
+            flags = check_deadlines(store, projector, on, settings.alert_thresholds)
             for flag in flags:
                 typer.echo(_flag_line(flag.mission, flag.data, flag.id))
             dispatcher = Dispatcher.from_settings(store, settings)
@@ -47,6 +49,11 @@ def deadlines_check(
                 delivery = "no webhooks configured"
             else:
                 try:
+                    if settings.report_weekday is not None:
+                        weekly = WeeklyReports(store, projector, dispatcher,
+                                               settings.report_weekday)  # fmt: skip
+                        for msg_id in weekly.run(on):
+                            typer.echo(f"queued a weekly report [{msg_id}]")
                     attempts = dispatcher.drain(wait)
                     pending = dispatcher.pending()
                 finally:

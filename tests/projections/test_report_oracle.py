@@ -32,8 +32,8 @@ from tests.projections.test_oracle import (
     Picker,
     _request,
     live_facts,
-    oracle,
     ops,
+    oracle,
     strength_oracle,
 )
 
@@ -160,8 +160,8 @@ def expected(
         else:
             target, concerned = e.id, e.occurred_on <= start
         if concerned:
-            restated.append((e.id, target,
-                             _state(known_then.get(target)), _state(known_now.get(target))))  # fmt: skip
+            then_, now_ = _state(known_then.get(target)), _state(known_now.get(target))
+            restated.append((e.id, target, then_, now_))
     return {
         "from": _strength(events, mission, start, at),
         "to": _strength(events, mission, end, at),

@@ -138,6 +138,8 @@ def _print_demo(host: str, port: int, path: Path, events: int, token: str) -> No
         f"sitrep demo: {plural(events, 'event')} of the MSS Haiti timeline loaded into {path}"
         " (recreated on every run)\n"
         f"\n  Dashboard  {base}/\n  API docs   {base}/docs\n"
+        # The week the demo restates a correction in (the first Kenyan contingent, 4 Jan 2025).
+        f"  Report     {base}/v1/missions/mss-haiti/report.html?from=2025-01-01&to=2025-01-08\n"
         "\nReads are public. Posting needs this admin token (of this demo store only):\n"
     )
     typer.echo(token)

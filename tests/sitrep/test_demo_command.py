@@ -88,6 +88,10 @@ def test_demo_prints_url_and_token_and_serves_the_timeline(tmp_path: Path) -> No
             f"sitrep demo: {EVENTS} events of the MSS Haiti timeline loaded into "
         )
         token = demo.token()
+        (report,) = [x.split()[-1] for x in demo.lines() if x.startswith("  Report  ")]
+        week = client.get(report.removeprefix(demo.base_url))
+        assert week.status_code == 200 and "as reported then" in week.text.lower()
+        assert 'data-figure="restated.strength.deployed_then">632<' in week.text
 
         page = client.get("/")
         assert page.status_code == 200

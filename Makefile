@@ -24,11 +24,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.append
 	$(BIN)/python -m bench.stall
 	$(BIN)/python -m bench.faults
+	$(BIN)/python -m bench.report
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.append --quick
 	$(BIN)/python -m bench.stall --quick
 	$(BIN)/python -m bench.faults --quick
+	$(BIN)/python -m bench.report --quick
 
 demo: $(STAMP)
 	$(BIN)/sitrep demo

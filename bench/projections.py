@@ -917,9 +917,9 @@ def cpu_seconds() -> tuple[float, float]:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK"), ours
 
 
-def spawn(worker: str, url: str, *extra: str) -> dict[str, Any]:
-    """Run one worker; its JSON answer plus the CPU other processes used meanwhile."""
-    command = [sys.executable, "-m", "bench.projections", "--worker", worker, "--url", url, *extra]
+def spawn(worker: str, url: str, *extra: str, module: str = "bench.projections") -> dict[str, Any]:
+    """Run one worker of ``module``; its JSON answer plus the CPU other processes used meanwhile."""
+    command = [sys.executable, "-m", module, "--worker", worker, "--url", url, *extra]
     busy0, ours0 = cpu_seconds()
     began = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)

@@ -59,12 +59,10 @@ def compute(
     if not store.is_registered(mission):
         raise MissionNotFound(mission)
     return projector.query(
-        lambda conn, g: report.build(conn, g, mission, start, end, known_at, _fetch(store))
+        lambda conn, g: report.build(
+            conn, g, mission, start, end, known_at, store.recorder, event_json
+        )
     )
-
-
-def _fetch(store: EventStore) -> report.Fetch:
-    return lambda ids: {i: event_json(e) for i, e in store.get_many(ids).items()}
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -274,7 +272,7 @@ def create_router() -> APIRouter:
                 raise MissionNotFound(mission)
 
             def read(conn: Any, g: int) -> dict[str, Any]:
-                return report.build(conn, g, mission, start, end, at, _fetch(store))
+                return report.build(conn, g, mission, start, end, at, store.recorder, event_json)
 
             encode = RENDER.get(form)
             return answer(

@@ -25,10 +25,10 @@ report known the morning after ``to`` (as a weekly report is issued):
   ``ASGITransport``), which adds the web layer and the JSON encoding to both;
 * **where the time goes**: reports of 7, 30, 91, 182 and 365 days built again with the pieces
   of ``projections.report.build`` timed around the real calls (the figures: three
-  ``force_strength.as_of``, three ``funding.as_of``, ``mandate.facts`` and ``mandate.fold``;
-  ``period_events`` without its fetch: the index range on ``report_events``; the envelope fetch
-  of the events listed: ``store.get_many`` and ``event_json``; ``restatements`` whole; the
-  JSON encoding with orjson), with the events listed and the time per listed event, and a
+  ``balances.totals``, three ``force_strength.answer`` and ``funding.answer``, ``mandate.facts``
+  and ``mandate.fold``; ``period_events``: the listing, its one joined statement and decoding,
+  apart from ``event_json``, the envelopes' JSON; ``restatements`` whole; the JSON encoding
+  with orjson), with the events listed and the time per listed event, and a
   least-squares line of the whole report's time against the events it lists.
 
 Goal (issue 14): a week's report under 50 ms p99 (over HTTP, the endpoint as a reader gets
@@ -188,32 +188,30 @@ class Split:
 
         return wrapper
 
-    def fetch(self, store: Any) -> Callable[[list[str]], dict[str, dict[str, Any]]]:
-        """``api.reports``'s fetch (``store.get_many`` then ``event_json``), each half timed."""
+    def encode(self) -> Callable[[Any], dict[str, Any]]:
+        """``api.schemas.event_json``, the envelopes' JSON, timed per section."""
         from api.schemas import event_json
 
-        def fetch(ids: list[str]) -> dict[str, dict[str, Any]]:
+        def encode(event: Any) -> dict[str, Any]:
             t0 = time.perf_counter()
-            found = store.get_many(ids)
-            t1 = time.perf_counter()
-            envelopes = {i: event_json(e) for i, e in found.items()}
-            t2 = time.perf_counter()
-            self.seconds[f"{self.section}.get_many"] += t1 - t0
-            self.seconds[f"{self.section}.event_json"] += t2 - t1
-            self.counts[f"{self.section}.fetched"] += len(ids)
-            return envelopes
+            try:
+                return event_json(event)
+            finally:
+                self.seconds[f"{self.section}.event_json"] += time.perf_counter() - t0
+                self.counts[f"{self.section}.fetched"] += 1
 
-        return fetch
+        return encode
 
 
 @contextmanager
 def instrumented(split: Split) -> Iterator[None]:
     """The figures' reads and the two event queries of the report, timed where build calls them."""
-    from projections import force_strength, funding, mandate, report
+    from projections import balances, force_strength, funding, mandate, report
 
     with ExitStack() as stack:
-        for module, name in ((force_strength, "as_of"), (funding, "as_of"), (mandate, "facts"),
-                             (mandate, "fold")):  # fmt: skip
+        timed = ((balances, "totals"), (force_strength, "answer"), (funding, "answer"),
+                 (mandate, "facts"), (mandate, "fold"))  # fmt: skip
+        for module, name in timed:
             fn = getattr(module, name)
             key = f"figures.{module.__name__.rpartition('.')[2]}"
             stack.enter_context(mock.patch.object(module, name, split.timed(fn, key)))
@@ -230,11 +228,12 @@ def split_report(store: Any, projector: Any, q: dict[str, Any]) -> dict[str, flo
     from projections import report
 
     split = Split()
-    fetch = split.fetch(store)
+    encode = split.encode()
 
     def read(conn: Any, g: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        body = report.build(conn, g, q["mission"], q["start"], q["end"], q["known_at"], fetch)
+        body = report.build(conn, g, q["mission"], q["start"], q["end"], q["known_at"],
+                            store.recorder, encode)  # fmt: skip
         split.seconds["build"] += time.perf_counter() - t0
         return body
 
@@ -245,14 +244,13 @@ def split_report(store: Any, projector: Any, q: dict[str, Any]) -> dict[str, flo
     encoded = orjson.dumps(body)
     t2 = time.perf_counter()
     s = split.seconds
-    period_fetch = s["period.get_many"] + s["period.event_json"]
     parts = {
         "figures": s["figures"],
+        "balances": s["figures.balances"],
         "force_strength": s["figures.force_strength"],
         "funding": s["figures.funding"],
         "mandate": s["figures.mandate"],
-        "index_range": s["period"] - period_fetch,
-        "get_many": s["period.get_many"],
+        "index_range": s["period"] - s["period.event_json"],
         "event_json": s["period.event_json"],
         "restatements": s["restated"],
         "other_build": s["build"] - s["figures"] - s["period"] - s["restated"],
@@ -548,28 +546,28 @@ def print_backend(found: dict[str, Any], summary: dict[str, Any]) -> None:
     print()
     print(f"{backend}: where a report's time goes, ms (in-process; the median of each piece over"
           " each period's reports, the pieces need not add up to the total)")  # fmt: skip
-    cols = ("days", "listed", "restated", "figures", "index", "get_many", "event_json",
+    cols = ("days", "listed", "restated", "figures", "listing", "event_json",
             "restatements", "other", "query", "json", "total", "us/listed")  # fmt: skip
-    line = "{:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>10} {:>12} {:>7} {:>7} {:>7} {:>8} {:>9}"
+    line = "{:>5} {:>8} {:>8} {:>8} {:>8} {:>10} {:>12} {:>7} {:>7} {:>7} {:>8} {:>9}"
     print(line.format(*cols))
-    print("-" * 115)
+    print("-" * 105)
     for days, s in summary["split"].items():
         per = (s["total"] - s["figures"]) / s["listed"] * 1000 if s["listed"] else None
         print(line.format(
             days, f"{s['listed']:,.0f}", f"{s['restated_listed']:,.0f}", fmt(s["figures"], 2),
-            fmt(s["index_range"], 2), fmt(s["get_many"], 2), fmt(s["event_json"], 2),
+            fmt(s["index_range"], 2), fmt(s["event_json"], 2),
             fmt(s["restatements"], 2), fmt(s["other_build"], 2), fmt(s["query_overhead"], 2),
             fmt(s["json"], 2), fmt(s["total"], 2), fmt(per, 1),
         ))  # fmt: skip
     year = summary["split"].get(YEAR_DAYS)
     if year and year["total"]:
-        shares = ("figures", "index_range", "get_many", "event_json", "restatements", "json")
+        shares = ("figures", "index_range", "event_json", "restatements", "json")
         spent = ", ".join(f"{k} {year[k] / year['total']:.0%}" for k in shares)
         print(f"  a year's report: {year['listed']:,.0f} events listed, "
               f"{year['bytes'] / 2**20:.1f} MB of JSON; {spent}")  # fmt: skip
-        print(f"  its figures: force_strength.as_of x3 {year['force_strength']:.1f} ms, "
-              f"funding.as_of x3 {year['funding']:.1f} ms, mandate facts+fold "
-              f"{year['mandate']:.1f} ms")  # fmt: skip
+        print(f"  its figures: balances.totals x3 {year['balances']:.1f} ms, "
+              f"force_strength.answer x3 {year['force_strength']:.1f} ms, funding.answer x3 "
+              f"{year['funding']:.1f} ms, mandate facts+fold {year['mandate']:.1f} ms")  # fmt: skip
     line_fit = summary["fit"]
     if line_fit:
         print(f"  least squares over those reports: total ms = {line_fit['fixed_ms']:.1f} + "

@@ -63,13 +63,15 @@ def fold(
 
 
 def reset_totals(
-    conn: Connection, generation: int, mission: str, day: date, known_at: datetime
-) -> tuple[dict[tuple[str, str], Any], dict[str, tuple[date, int]]]:
+    conn: Connection, generation: int, mission: str, day: date, known_at: datetime,
+    moved: dict[tuple[str, str], Any] | None = None,
+) -> tuple[dict[tuple[str, str], Any], dict[str, tuple[date, int]]]:  # fmt: skip
     """The totals of :data:`MEASURES` on ``day`` with the headcounts applied, and per key with
-    a headcount on or before ``day`` its latest return's date and unreconciled change."""
-    totals: dict[tuple[str, str], Any] = dict(
-        balances.totals(conn, generation, mission, MEASURES, day, known_at)
-    )
+    a headcount on or before ``day`` its latest return's date and unreconciled change.
+    ``moved``: the movement totals on ``day`` if read already (other measures are ignored)."""
+    if moved is None:
+        moved = balances.totals(conn, generation, mission, MEASURES, day, known_at)
+    totals: dict[tuple[str, str], Any] = {k: v for k, v in moved.items() if k[0] in MEASURES}
     reported = {}
     for key, found in headcounts.read(conn, generation, mission, day, known_at, totals).items():
         totals[("deployed", key)] = found.deployed
@@ -82,8 +84,19 @@ def reset_totals(
 def as_of(
     conn: Connection, generation: int, mission: str, day: date, known_at: datetime
 ) -> dict[str, Any]:
-    rows = fold(*reset_totals(conn, generation, mission, day, known_at))
-    in_force = mandate.as_of(conn, generation, mission, day, known_at)
+    return answer(conn, generation, mission, day, known_at, None,
+                  mandate.facts(conn, generation, mission, known_at))  # fmt: skip
+
+
+def answer(
+    conn: Connection, generation: int, mission: str, day: date, known_at: datetime,
+    moved: dict[tuple[str, str], Any] | None, facts: list[mandate.Fact],
+) -> dict[str, Any]:  # fmt: skip
+    """Force strength on ``day`` as known at ``known_at``, from the movement totals there (None:
+    read them) and the mission facts known then: what a caller asking several read models at
+    one (date, instant) reads once."""
+    rows = fold(*reset_totals(conn, generation, mission, day, known_at, moved))
+    in_force = mandate.fold(mission, facts, day)
     return {
         "mission": mission,
         "as_of": day.isoformat(),

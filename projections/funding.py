@@ -73,5 +73,14 @@ def as_of(
     conn: Connection, generation: int, mission: str, day: date, known_at: datetime
 ) -> dict[str, Any]:
     totals = balances.totals(conn, generation, mission, MEASURES, day, known_at)
-    need = requirement(mandate.facts(conn, generation, mission, known_at), day)
-    return fold(totals, need, mission, day, known_at)
+    return answer(totals, mandate.facts(conn, generation, mission, known_at), mission, day,
+                  known_at)  # fmt: skip
+
+
+def answer(
+    totals: dict[tuple[str, str], Decimal], facts: list[mandate.Fact], mission: str, day: date,
+    known_at: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """Funding from totals read already (other measures are ignored) and the facts known."""
+    mine = {k: v for k, v in totals.items() if k[0] in MEASURES}
+    return fold(mine, requirement(facts, day), mission, day, known_at)

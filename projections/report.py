@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from projections import force_strength, funding, mandate
+from events.envelope import RecordedEvent
+from events.recorders import COLUMNS, Recorder
+from projections import balances, force_strength, funding, mandate
 from projections.known import stamp
 from projections.schema import report_changes, report_events
 
@@ -25,9 +27,10 @@ MAX_DAYS = 366
 DEADLINE_DAYS = 90
 ALERT = "DeadlineFlagged"
 MANDATE_FIELDS = ("status", "resolution", "expires_on", "days_remaining")
+MEASURES = force_strength.MEASURES + funding.MEASURES
 
-#: The stored envelopes of events by id, in their JSON form (the API's).
-Fetch = Callable[[list[str]], dict[str, dict[str, Any]]]
+#: An event's envelope in the JSON form the API gives it.
+Encode = Callable[[RecordedEvent], dict[str, Any]]
 
 
 def known_then(start: date) -> datetime:
@@ -42,23 +45,23 @@ def default_window(today: date) -> tuple[date, date]:
 
 def build(
     conn: Connection, generation: int, mission: str, start: date, end: date,
-    known_at: datetime, fetch: Fetch,
+    known_at: datetime, recorder: Recorder, encode: Encode,
 ) -> dict[str, Any]:  # fmt: skip
-    """The report of the period after ``start`` up to ``end``, as known at ``known_at``."""
+    """The report of the period after ``start`` up to ``end``, as known at ``known_at``
+    (``recorder`` reads the envelopes of the events listed; ``encode`` gives their JSON)."""
     then = min(known_then(start), known_at)
-    strength = {
-        "from": force_strength.as_of(conn, generation, mission, start, known_at),
-        "to": force_strength.as_of(conn, generation, mission, end, known_at),
-        "then": force_strength.as_of(conn, generation, mission, start, then),
-    }
-    funds = {
-        "from": funding.as_of(conn, generation, mission, start, known_at),
-        "to": funding.as_of(conn, generation, mission, end, known_at),
-        "then": funding.as_of(conn, generation, mission, start, then),
-    }
     facts = mandate.facts(conn, generation, mission, known_at)
+    facts_then = facts if then == known_at else mandate.facts(conn, generation, mission, then)
+    strength, funds = {}, {}
+    for name, day, at, known in (("from", start, known_at, facts), ("to", end, known_at, facts),
+                                 ("then", start, then, facts_then)):  # fmt: skip
+        # Both read models from one read of the totals at each (date, instant).
+        moved = balances.totals(conn, generation, mission, MEASURES, day, at)
+        strength[name] = force_strength.answer(conn, generation, mission, day, at, moved, known)
+        funds[name] = funding.answer(moved, known, mission, day, at)
     in_force = mandate.fold(mission, facts, end)
-    listed = period_events(conn, generation, mission, start, end, known_at, fetch)
+    envelopes = Envelopes(conn, recorder, encode)
+    listed = period_events(conn, generation, mission, start, end, known_at, envelopes)
     return {
         "mission": mission,
         "name": mandate.name_of(facts),
@@ -73,7 +76,7 @@ def build(
             "known_then": stamp(known_then(start)),
             "strength": _restated_strength(strength["then"], strength["from"]),
             "funding": _restated_funding(funds["then"], funds["from"]),
-            "events": restatements(conn, generation, mission, start, then, known_at, fetch),
+            "events": restatements(conn, generation, mission, start, then, known_at, envelopes),
         },
         "deadlines": deadlines(in_force, end),
         "alerts": [e for e in listed if e["type"] == ALERT],
@@ -187,21 +190,59 @@ def _standing(at: datetime) -> Any:
 
 def period_events(
     conn: Connection, generation: int, mission: str, start: date, end: date,
-    known_at: datetime, fetch: Fetch,
+    known_at: datetime, envelopes: Envelopes,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The mission's events dated after ``start`` up to ``end`` as they stood at ``known_at``,
-    each its envelope plus ``effective`` and ``corrected_by``, in date order."""
-    rows = conn.execute(
-        select(r.c.event_id, r.c.occurred_on, r.c.data, r.c.corrected_by)
-        .where(r.c.generation == generation, r.c.mission == mission,
-               r.c.occurred_on > start, r.c.occurred_on <= end, _standing(known_at))
-        .order_by(r.c.occurred_on, r.c.position)
-    ).all()  # fmt: skip
-    envelopes = fetch([row.event_id for row in rows])
-    return [
-        _effective(envelopes[row.event_id], row.occurred_on, row.data, row.corrected_by)
-        for row in rows
-    ]
+    each its envelope plus ``effective`` and ``corrected_by``, in date order.
+
+    One statement: the index range of ``report_events`` joined to each event's row (a seek by
+    id), read on the driver's cursor: a year lists tens of thousands of events, and building
+    each through SQLAlchemy's row processing and a second query cost twice as much."""
+    rec, p = envelopes.recorder, envelopes.recorder.placeholder
+    rows = envelopes.fetch(
+        "SELECT r.occurred_on, r.data, r.corrected_by, "
+        + ", ".join(f"e.{column}" for column in COLUMNS)
+        + " FROM report_events r JOIN events e ON e.id = r.event_id"
+        f" WHERE r.generation = {p} AND r.mission = {p} AND r.occurred_on > {p}"
+        f" AND r.occurred_on <= {p} AND r.recorded_from <= {p}"
+        f" AND (r.recorded_to IS NULL OR r.recorded_to > {p})"
+        " ORDER BY r.occurred_on, r.position",
+        (generation, mission, rec.day_param(start), rec.day_param(end),
+         rec.instant_param(known_at), rec.instant_param(known_at)),
+    )  # fmt: skip
+    listed = []
+    for on, data, by, *event in rows:
+        envelope = envelopes.encode(rec.event(event))
+        listed.append(_effective(envelope, rec.day(on), None if data is None else rec.json(data),
+                                 None if by is None else rec.json(by)))  # fmt: skip
+    return listed
+
+
+class Envelopes:
+    """Reads stored events on the report's own connection (one snapshot with its figures)."""
+
+    def __init__(self, conn: Connection, recorder: Recorder, encode: Encode) -> None:
+        self.conn, self.recorder, self.encode = conn, recorder, encode
+
+    def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return list(cursor.execute(sql, params).fetchall())
+        finally:
+            cursor.close()
+
+    def __call__(self, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The envelopes of these events by id (one statement per 500)."""
+        ids, found = sorted(set(event_ids)), {}
+        p = self.recorder.placeholder
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ", ".join([p] * len(part))
+            for row in self.fetch(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id IN "
+                                  f"({marks})", tuple(part)):  # fmt: skip
+                event = self.recorder.event(row)
+                found[event.id] = self.encode(event)
+        return found
 
 
 def _effective(
@@ -217,7 +258,7 @@ def _effective(
 
 def restatements(
     conn: Connection, generation: int, mission: str, start: date, then: datetime,
-    known_at: datetime, fetch: Fetch,
+    known_at: datetime, fetch: Envelopes,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """What was recorded after ``then`` and by ``known_at`` about the time up to ``start``:
     late reports dated by then, and the corrections and retractions of such reports. Each is

@@ -66,9 +66,7 @@ def _dated(request: dict[str, Any], today: date, lag: int) -> dict[str, Any]:
 LAGS = (0, 0, 0, 1, 2, 5, 12)
 
 
-def record(
-    store: EventStore, clock: Clock, history: list[Any], pick: Picker
-) -> tuple[str, date]:
+def record(store: EventStore, clock: Clock, history: list[Any], pick: Picker) -> tuple[str, date]:
     """Append the history as a new mission's; returns it and the day its recording began
     (the clock goes on from one example to the next)."""
     mission = f"report-{next(_missions)}"
@@ -225,11 +223,8 @@ def check(answer: dict[str, Any], want: dict[str, Any]) -> None:
 
 def read(projector: Projector, store: EventStore, mission: str, start: date, end: date,
          at: datetime) -> dict[str, Any]:  # fmt: skip
-    def fetch(ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {i: event_json(e) for i, e in store.get_many(ids).items()}
-
     answer: dict[str, Any] = projector.query(
-        lambda conn, g: report.build(conn, g, mission, start, end, at, fetch)
+        lambda conn, g: report.build(conn, g, mission, start, end, at, store.recorder, event_json)
     )
     return answer
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -315,6 +315,11 @@ class Book:
         self, mission: str, at: datetime, position: int, event_id: str, target_id: str | None,
         dated: date,
     ) -> None:  # fmt: skip
+        """Note an event recorded at ``at`` about ``dated``. Only one recorded after that day
+        can ever be a restatement (of a report whose ``from`` is on or after ``dated`` and
+        before the day it was recorded), so an event recorded on its own day is not kept."""
+        if dated >= at.astimezone(UTC).date():
+            return
         r = self.recorder
         self._changes.append((self.generation, mission, r.instant_param(at), position, event_id,
                               target_id, r.day_param(dated)))  # fmt: skip

@@ -120,9 +120,11 @@ report_events = Table(
     Index("ix_report_events_event", "generation", "event_id"),
 )
 
-#: Every event of a mission by the instant it was recorded, with the date it concerns: its own
-#: for a report, the earlier of the named event's dates before and after for a correction or
-#: retraction. The report's "restated": what was recorded in a period about the time before it.
+#: The events of a mission recorded after the date they concern, by the instant they were
+#: recorded: a report's own date, or for a correction or retraction the earlier of the named
+#: event's dates before and after it. The report's "restated": what was recorded in a period
+#: about the time before it (an event recorded on the day it concerns never is, so it is not
+#: kept: on time, that is most of them).
 report_changes = Table(
     "report_changes",
     metadata,

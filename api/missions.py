@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from api.deps import ReaderDep, StoreDep
 from api.errors import InvalidRequest
 from api.openapi import problems
+from api.report_schemas import CountryReports, DonorReports
 from api.schemas import event_json
 from events.envelope import parse_instant
 from events.errors import FieldError, MissionNotFound, StreamNotFound
@@ -174,7 +175,7 @@ def create_router() -> APIRouter:
     @router.get(
         "/missions/{mission}/force-strength/{country}",
         summary="Where a country's figures come from: its entry and the reports behind it",
-        responses=READ_PROBLEMS,
+        responses={200: {"model": CountryReports}, **READ_PROBLEMS},
     )
     def get_force_strength_of_country(
         request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
@@ -185,7 +186,7 @@ def create_router() -> APIRouter:
     @router.get(
         "/missions/{mission}/funding/{donor}",
         summary="Where a donor's figures come from: its entry and the reports behind it",
-        responses=READ_PROBLEMS,
+        responses={200: {"model": DonorReports}, **READ_PROBLEMS},
     )
     def get_funding_of_donor(
         request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,

@@ -66,3 +66,20 @@ async def test_a_donors_figure_lists_its_funds_reports(haiti: Api) -> None:
     assert answer["events"][0]["effective"] == {"occurred_on": "2024-03-01",
                                                 "data": made["data"]}  # fmt: skip
     assert_problem(await haiti.get("/v1/missions/mss-haiti/funding/CAN"), 404, "stream-not-found")
+
+
+async def test_openapi_gives_the_provenance_answers_their_schemas(api: Api) -> None:
+    from pydantic import TypeAdapter
+
+    from api.report_schemas import CountryReports
+
+    doc = (await api.client.get("/openapi.json")).json()
+    for path, model in (("/v1/missions/{mission}/force-strength/{country}", "CountryReports"),
+                        ("/v1/missions/{mission}/funding/{donor}", "DonorReports")):  # fmt: skip
+        content = doc["paths"][path]["get"]["responses"]["200"]["content"]
+        assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{model}"}
+    await api.post("admin", body("MissionRegistered", "2023-10-02", {
+        "name": "MSS", "lead_country": "KEN", "host_country": "HTI"}))  # fmt: skip
+    await api.post("kenya", arrived(400, on="2024-06-25"))
+    answer = (await api.get("/v1/missions/mss-haiti/force-strength/KEN")).json()
+    TypeAdapter(CountryReports).validate_python(answer)  # the answer fits its schema

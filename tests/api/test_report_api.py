@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from api.report_schemas import ReportPublic
 from sitrep.demo import load_timeline
 from tests.api.conftest import Api
 from tests.api.test_events_api import assert_problem
@@ -65,6 +66,7 @@ async def test_the_week_of_the_correction_restates_the_first_contingent(demo: Ap
     assert fix["concerns"]["now"]["data"]["personnel"] == 200
     assert "200 police officers, not 400" in fix["data"]["reason"]
     assert answer["deadlines"] == [] and answer["alerts"] == []
+    ReportPublic.model_validate(answer)  # the answer fits the schema OpenAPI gives
 
 
 async def test_the_report_answers_304_to_a_client_that_has_it(demo: Api) -> None:
@@ -280,6 +282,7 @@ async def test_deadlines_ahead_and_the_alerts_of_the_period(haiti: Api) -> None:
     ]  # SG-2 is more than 90 days after `to`  # fmt: skip
     assert sorted(a["id"] for a in answer["alerts"]) == sorted(f.id for f in flags)
     assert all(a["effective"]["occurred_on"] == "2024-09-05" for a in answer["alerts"])
+    ReportPublic.model_validate(answer)
     md = (await haiti.get(f"{REPORT}.md", **{"from": "2024-09-01", "to": "2024-09-08"})).text
     assert "overdue by 38 days" in md and "24 days after 2024-09-08" in md
     # A completed review is no longer due; an ended mandate's expiry is not either.

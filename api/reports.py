@@ -24,7 +24,6 @@ from api.deps import ReaderDep, StoreDep
 from api.errors import InvalidRequest
 from api.missions import READ_PROBLEMS, KnownAt, MissionPath, answer, instant_of, now_of
 from api.report_schemas import ReportPublic
-from api.schemas import event_json
 from events.errors import FieldError, MissionNotFound
 from events.store import EventStore
 from projections import report
@@ -59,9 +58,7 @@ def compute(
     if not store.is_registered(mission):
         raise MissionNotFound(mission)
     return projector.query(
-        lambda conn, g: report.build(
-            conn, g, mission, start, end, known_at, store.recorder, event_json
-        )
+        lambda conn, g: report.build(conn, g, mission, start, end, known_at, store.recorder)
     )
 
 
@@ -272,7 +269,7 @@ def create_router() -> APIRouter:
                 raise MissionNotFound(mission)
 
             def read(conn: Any, g: int) -> dict[str, Any]:
-                return report.build(conn, g, mission, start, end, at, store.recorder, event_json)
+                return report.build(conn, g, mission, start, end, at, store.recorder)
 
             encode = RENDER.get(form)
             return answer(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from events.envelope import RecordedEvent, format_instant
+from events.envelope import RecordedEvent
 
 
 class EventPublic(BaseModel):
@@ -45,21 +45,7 @@ class StreamPublic(BaseModel):
 
 def event_json(event: RecordedEvent) -> dict[str, Any]:
     """The contract's fields of a stored event, in JSON form."""
-    return {
-        "id": event.id,
-        "mission": event.mission,
-        "type": event.type,
-        "stream": event.stream,
-        "version": event.version,
-        "position": event.position,
-        "occurred_on": event.occurred_on.isoformat(),
-        "recorded_at": format_instant(event.recorded_at),
-        "recorded_by": event.recorded_by,
-        "data": event.data,
-        "source": event.source,
-        "notes": event.notes,
-        "hash": event.hash,
-    }
+    return event.public_json()
 
 
 class DeliveryPublic(BaseModel):

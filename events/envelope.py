@@ -89,7 +89,25 @@ class RecordedEvent:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The envelope plus its hash, as the API and the export write it."""
+        """The envelope plus its hash, as the export writes it."""
         body = self.envelope()
         body["hash"] = self.hash
         return body
+
+    def public_json(self) -> dict[str, Any]:
+        """The contract's fields (§2) of the stored event, as the API answers them."""
+        return {
+            "id": self.id,
+            "mission": self.mission,
+            "type": self.type,
+            "stream": self.stream,
+            "version": self.version,
+            "position": self.position,
+            "occurred_on": self.occurred_on.isoformat(),
+            "recorded_at": format_instant(self.recorded_at),
+            "recorded_by": self.recorded_by,
+            "data": self.data,
+            "source": self.source,
+            "notes": self.notes,
+            "hash": self.hash,
+        }

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from events.envelope import RecordedEvent
+from events.envelope import RecordedEvent, format_instant
 from events.errors import SitrepError, StoreUnavailable
 from events.rules import Entry
 
@@ -392,6 +392,27 @@ class Recorder:
             schema_version=schema_version,
         )
 
+    def event_json(self, row: Sequence[Any]) -> dict[str, Any]:
+        """A row of :data:`COLUMNS` in the API's JSON form (``RecordedEvent.public_json``),
+        without building the event first: a report lists tens of thousands."""
+        (position, id_, mission, stream, version, type_, _, occurred_on, recorded_at,
+         recorded_by, data, source, notes, hash_) = row  # fmt: skip
+        return {
+            "id": id_, "mission": mission, "type": type_, "stream": stream, "version": version,
+            "position": position, "occurred_on": self.day_text(occurred_on),
+            "recorded_at": self.instant_text(recorded_at), "recorded_by": recorded_by,
+            "data": self.json(data), "source": None if source is None else self.json(source),
+            "notes": notes, "hash": hash_,
+        }  # fmt: skip
+
+    def day_text(self, value: Any) -> str:
+        """A stored date as ISO text."""
+        return self.day(value).isoformat()
+
+    def instant_text(self, value: Any) -> str:
+        """A stored instant as RFC 3339 text (``format_instant``)."""
+        return format_instant(self.instant(value))
+
     @contextmanager
     def translated(self) -> Iterator[None]:
         """Database errors as the store's own: unreachable or busy is :class:`StoreUnavailable`."""
@@ -527,6 +548,16 @@ class SqliteRecorder(Recorder):
 
     def instant(self, value: Any) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def day_text(self, value: Any) -> str:
+        return str(value)  # stored as ISO text already
+
+    def instant_text(self, value: Any) -> str:
+        # Stored as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC (instant_param, and SQLAlchemy's own
+        # SQLite DATETIME format): RFC 3339 by two string operations, not a parse and a format.
+        if isinstance(value, str) and len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}Z"
+        return format_instant(self.instant(value))
 
     def instant_param(self, value: datetime) -> Any:
         # Every event of one append shares its recorded_at, and a projection chunk's rows share

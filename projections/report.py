@@ -10,13 +10,12 @@ it concerns): one index range each, plus the envelopes of the events listed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
-from events.envelope import RecordedEvent
 from events.recorders import COLUMNS, Recorder
 from projections import balances, force_strength, funding, mandate
 from projections.known import stamp
@@ -28,9 +27,6 @@ DEADLINE_DAYS = 90
 ALERT = "DeadlineFlagged"
 MANDATE_FIELDS = ("status", "resolution", "expires_on", "days_remaining")
 MEASURES = force_strength.MEASURES + funding.MEASURES
-
-#: An event's envelope in the JSON form the API gives it.
-Encode = Callable[[RecordedEvent], dict[str, Any]]
 
 
 def known_then(start: date) -> datetime:
@@ -45,10 +41,10 @@ def default_window(today: date) -> tuple[date, date]:
 
 def build(
     conn: Connection, generation: int, mission: str, start: date, end: date,
-    known_at: datetime, recorder: Recorder, encode: Encode,
+    known_at: datetime, recorder: Recorder,
 ) -> dict[str, Any]:  # fmt: skip
     """The report of the period after ``start`` up to ``end``, as known at ``known_at``
-    (``recorder`` reads the envelopes of the events listed; ``encode`` gives their JSON)."""
+    (``recorder`` reads the envelopes of the events listed, in the API's JSON form)."""
     then = min(known_then(start), known_at)
     facts = mandate.facts(conn, generation, mission, known_at)
     facts_then = facts if then == known_at else mandate.facts(conn, generation, mission, then)
@@ -60,7 +56,7 @@ def build(
         strength[name] = force_strength.answer(conn, generation, mission, day, at, moved, known)
         funds[name] = funding.answer(moved, known, mission, day, at)
     in_force = mandate.fold(mission, facts, end)
-    envelopes = Envelopes(conn, recorder, encode)
+    envelopes = Envelopes(conn, recorder)
     listed = period_events(conn, generation, mission, start, end, known_at, envelopes)
     return {
         "mission": mission,
@@ -212,7 +208,7 @@ def period_events(
     )  # fmt: skip
     listed = []
     for on, data, by, *event in rows:
-        envelope = envelopes.encode(rec.event(event))
+        envelope = rec.event_json(event)
         listed.append(_effective(envelope, rec.day(on), None if data is None else rec.json(data),
                                  None if by is None else rec.json(by)))  # fmt: skip
     return listed
@@ -221,8 +217,8 @@ def period_events(
 class Envelopes:
     """Reads stored events on the report's own connection (one snapshot with its figures)."""
 
-    def __init__(self, conn: Connection, recorder: Recorder, encode: Encode) -> None:
-        self.conn, self.recorder, self.encode = conn, recorder, encode
+    def __init__(self, conn: Connection, recorder: Recorder) -> None:
+        self.conn, self.recorder = conn, recorder
 
     def fetch(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -240,8 +236,8 @@ class Envelopes:
             marks = ", ".join([p] * len(part))
             for row in self.fetch(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id IN "
                                   f"({marks})", tuple(part)):  # fmt: skip
-                event = self.recorder.event(row)
-                found[event.id] = self.encode(event)
+                envelope = self.recorder.event_json(row)
+                found[envelope["id"]] = envelope
         return found
 
 

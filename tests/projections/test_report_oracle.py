@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.schemas import event_json
 from events.envelope import RecordedEvent
 from events.errors import InvalidEvent, RuleViolation
 from events.store import EventStore
@@ -224,7 +223,7 @@ def check(answer: dict[str, Any], want: dict[str, Any]) -> None:
 def read(projector: Projector, store: EventStore, mission: str, start: date, end: date,
          at: datetime) -> dict[str, Any]:  # fmt: skip
     answer: dict[str, Any] = projector.query(
-        lambda conn, g: report.build(conn, g, mission, start, end, at, store.recorder, event_json)
+        lambda conn, g: report.build(conn, g, mission, start, end, at, store.recorder)
     )
     return answer
 

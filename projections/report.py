@@ -18,6 +18,7 @@ from sqlalchemy import Connection, or_, select
 
 from events.recorders import COLUMNS, Recorder
 from projections import balances, force_strength, funding, mandate
+from projections.apply import effects_of
 from projections.known import stamp
 from projections.schema import report_changes, report_events
 
@@ -47,16 +48,27 @@ def build(
     (``recorder`` reads the envelopes of the events listed, in the API's JSON form)."""
     then = min(known_then(start), known_at)
     facts = mandate.facts(conn, generation, mission, known_at)
-    facts_then = facts if then == known_at else mandate.facts(conn, generation, mission, then)
-    strength, funds = {}, {}
-    for name, day, at, known in (("from", start, known_at, facts), ("to", end, known_at, facts),
-                                 ("then", start, then, facts_then)):  # fmt: skip
-        # Both read models from one read of the totals at each (date, instant).
-        moved = balances.totals(conn, generation, mission, MEASURES, day, at)
-        strength[name] = force_strength.answer(conn, generation, mission, day, at, moved, known)
-        funds[name] = funding.answer(moved, known, mission, day, at)
-    in_force = mandate.fold(mission, facts, end)
     envelopes = Envelopes(conn, recorder)
+    restated = restatements(conn, generation, mission, start, then, known_at, envelopes)
+    strength, funds = {}, {}
+    moved: dict[str, dict[tuple[str, str], Any]] = {}
+    for name, day in (("from", start), ("to", end)):
+        # Both read models from one read of the totals at each (date, instant).
+        moved[name] = balances.totals(conn, generation, mission, MEASURES, day, known_at)
+        strength[name] = force_strength.answer(conn, generation, mission, day, known_at,
+                                               moved[name], facts)  # fmt: skip
+        funds[name] = funding.answer(moved[name], facts, mission, day, known_at)
+    if then == known_at:
+        strength["then"], funds["then"] = strength["from"], funds["from"]
+    else:
+        # As of ``from``, what was known then differs from what is known now only in the
+        # totals the restated reports touch: read those again at ``then``, not every total.
+        earlier = _totals_then(conn, generation, mission, start, then, moved["from"], restated)
+        facts_then = mandate.facts(conn, generation, mission, then)
+        strength["then"] = force_strength.answer(conn, generation, mission, start, then,
+                                                 earlier, facts_then)  # fmt: skip
+        funds["then"] = funding.answer(earlier, facts_then, mission, start, then)
+    in_force = mandate.fold(mission, facts, end)
     listed = period_events(conn, generation, mission, start, end, known_at, envelopes)
     return {
         "mission": mission,
@@ -72,7 +84,7 @@ def build(
             "known_then": stamp(known_then(start)),
             "strength": _restated_strength(strength["then"], strength["from"]),
             "funding": _restated_funding(funds["then"], funds["from"]),
-            "events": restatements(conn, generation, mission, start, then, known_at, envelopes),
+            "events": restated,
         },
         "deadlines": deadlines(in_force, end),
         "alerts": [e for e in listed if e["type"] == ALERT],
@@ -161,6 +173,28 @@ def _paired(
     b = {r[field]: r for r in after}
     codes = list(b) + [c for c in a if c not in b]
     return [(c, a.get(c, {}), b.get(c, {})) for c in codes]
+
+
+def _totals_then(
+    conn: Connection, generation: int, mission: str, start: date, then: datetime,
+    now: dict[tuple[str, str], Any], restated: list[dict[str, Any]],
+) -> dict[tuple[str, str], Any]:  # fmt: skip
+    """The totals on ``start`` as known ``then``, from those known now: a total changed between
+    the two instants only through an event recorded between them about a date up to
+    ``start`` — a restatement — so only the totals its report touched, as it stood then and
+    stands now, are read again (one statement). Headcounts are read at ``then`` by the
+    force-strength answer itself."""
+    touched = sorted({
+        (measure, key)
+        for e in restated for state in (e["concerns"]["then"], e["concerns"]["now"]) if state
+        for measure, key, _ in effects_of(e["concerns"]["type"], state["data"])
+        if measure in MEASURES
+    })  # fmt: skip
+    asked = [(measure, key, start) for measure, key in touched]
+    earlier = dict(now)
+    earlier.update(zip(touched, balances.totals_on(conn, generation, mission, asked, then),
+                       strict=True))  # fmt: skip
+    return earlier
 
 
 def deadlines(state: dict[str, Any], end: date) -> list[dict[str, Any]]:

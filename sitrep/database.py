@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -33,6 +34,9 @@ def make_engine(settings: Settings, **engine_options: Any) -> Engine:
     if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     options: dict[str, Any] = {
+        # psycopg decodes json and jsonb itself, with json.loads unless told; orjson reads
+        # the same documents (SQLite's recorder uses it already) in a third of the time.
+        "json_deserializer": orjson.loads,
         "pool_size": settings.database_pool_size,
         "pool_pre_ping": True,
         # A host that drops packets must fail in seconds, not after the TCP timeout: on

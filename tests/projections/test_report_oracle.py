@@ -210,6 +210,24 @@ def check(answer: dict[str, Any], want: dict[str, Any]) -> None:
     for k in ("pledged", "deposited"):
         assert rs["funding"][f"{k}_then"] == want["funds_then"][k]
         assert rs["funding"][f"{k}_now"] == want["funds_from"][k]
+    # The countries and donors whose figures as of `from` changed between then and now.
+    changed = {}
+    for code in set(want["then"]["rows"]) | set(want["from"]["rows"]):
+        a, b = want["then"]["rows"].get(code, {}), want["from"]["rows"].get(code, {})
+        pair = {f"{k}_{w}": r.get(k, 0) for w, r in (("then", a), ("now", b))
+                for k in ("deployed", "pledged")}  # fmt: skip
+        if (pair["deployed_then"], pair["pledged_then"]) != (pair["deployed_now"],
+                                                               pair["pledged_now"]):  # fmt: skip
+            changed[code] = {"country": code, **pair}
+    assert {r["country"]: r for r in rs["strength"]["by_country"]} == changed
+    donors_changed = {}
+    then_donors, now_donors = want["funds_then"]["donors"], want["funds_from"]["donors"]
+    for code in set(then_donors) | set(now_donors):
+        a, b = then_donors.get(code, {}), now_donors.get(code, {})
+        if any(a.get(k, "0.00") != b.get(k, "0.00") for k in ("pledged", "committed", "deposited")):
+            donors_changed[code] = (a.get("deposited", "0.00"), b.get("deposited", "0.00"))
+    assert {d["donor"]: (d["deposited_then"], d["deposited_now"])
+            for d in rs["funding"]["by_donor"]} == donors_changed  # fmt: skip
     assert [
         (e["id"], e["effective"]["occurred_on"], e["effective"]["data"], e["corrected_by"])
         for e in answer["events"]

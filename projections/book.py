@@ -318,11 +318,12 @@ class Book:
         """Note an event recorded at ``at`` about ``dated``. Only one recorded after that day
         can ever be a restatement (of a report whose ``from`` is on or after ``dated`` and
         before the day it was recorded), so an event recorded on its own day is not kept."""
-        if dated >= at.astimezone(UTC).date():
+        lag = (at.astimezone(UTC).date() - dated).days
+        if lag <= 0:
             return
         r = self.recorder
-        self._changes.append((self.generation, mission, r.instant_param(at), position, event_id,
-                              target_id, r.day_param(dated)))  # fmt: skip
+        self._changes.append((self.generation, mission, lag.bit_length(), r.instant_param(at),
+                              position, event_id, target_id, r.day_param(dated)))  # fmt: skip
 
     def _flush_versions(self) -> None:
         g, r, p = self.generation, self.recorder, self.recorder.placeholder
@@ -343,8 +344,8 @@ class Book:
              for v in self._versions_new],
         )  # fmt: skip
         self._write(
-            "INSERT INTO report_changes (generation, mission, recorded_at, position, event_id, "
-            f"target_id, dated) VALUES ({', '.join([p] * 7)})",
+            "INSERT INTO report_changes (generation, mission, lag, recorded_at, position, "
+            f"event_id, target_id, dated) VALUES ({', '.join([p] * 8)})",
             self._changes,
         )
         self._versions, self._versions_new, self._versions_closed = {}, [], []

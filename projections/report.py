@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, or_, select, union_all
 
 from events.recorders import COLUMNS, Recorder
 from projections import balances, force_strength, funding, mandate
@@ -28,6 +28,9 @@ DEADLINE_DAYS = 90
 ALERT = "DeadlineFlagged"
 MANDATE_FIELDS = ("status", "resolution", "expires_on", "days_remaining")
 MEASURES = force_strength.MEASURES + funding.MEASURES
+#: The bit length of the longest lag between a date and the day it is recorded: the calendar
+#: (1900-01-01 .. 2999-12-31, events.fields) spans 401,767 days.
+MAX_LAG_BITS = 19
 
 
 def known_then(start: date) -> datetime:
@@ -293,12 +296,26 @@ def restatements(
     """What was recorded after ``then`` and by ``known_at`` about the time up to ``start``:
     late reports dated by then, and the corrections and retractions of such reports. Each is
     its envelope plus ``concerns``: the report it is about, as it stood then and stands now."""
-    rows = conn.execute(
-        select(c.c.event_id, c.c.target_id)
-        .where(c.c.generation == generation, c.c.mission == mission,
-               c.c.recorded_at > then, c.c.recorded_at <= known_at, c.c.dated <= start)
-        .order_by(c.c.recorded_at, c.c.position)
-    ).all()  # fmt: skip
+    # An event recorded ``lag`` days after the date it concerns is about ``start`` or earlier
+    # and recorded after it only if recorded within ``lag`` days after ``start``: per lag's bit
+    # length b, a range of the recording instants up to 2^b days after ``start``. Each range
+    # holds mostly what it finds, so the work follows the answer, not the history's length.
+    ranges = [
+        select(c.c.recorded_at, c.c.position, c.c.event_id, c.c.target_id).where(
+            c.c.generation == generation,
+            c.c.mission == mission,
+            c.c.lag == bits,
+            c.c.recorded_at > then,
+            c.c.recorded_at <= min(known_at, _day_start(start, 2**bits)),
+            c.c.dated <= start,
+        )
+        for bits in range(1, MAX_LAG_BITS + 1)
+        if then < min(known_at, _day_start(start, 2**bits))
+    ]
+    rows = (
+        sorted(conn.execute(union_all(*ranges)).all(), key=lambda row: (row[0], row[1]))
+        if ranges else []
+    )  # fmt: skip
     concerned = [row.target_id or row.event_id for row in rows]
     envelopes = fetch([row.event_id for row in rows] + concerned)
     was = _versions(conn, generation, concerned, then)
@@ -323,6 +340,14 @@ def restatements(
         }
         for row, target in zip(rows, concerned, strict=True)
     ]
+
+
+def _day_start(day: date, days: int) -> datetime:
+    """The instant ``days`` days after ``day`` began (UTC), as far as the calendar goes."""
+    try:
+        return datetime.combine(day + timedelta(days=days), time(), UTC)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _versions(

@@ -124,12 +124,15 @@ report_events = Table(
 #: recorded: a report's own date, or for a correction or retraction the earlier of the named
 #: event's dates before and after it. The report's "restated": what was recorded in a period
 #: about the time before it (an event recorded on the day it concerns never is, so it is not
-#: kept: on time, that is most of them).
+#: kept: on time, that is most of them). Keyed first by ``lag``, the bit length of the days
+#: from ``dated`` to the day recorded, so that "recorded after D, about D or earlier" is one
+#: short range per lag (projections.report.restatements).
 report_changes = Table(
     "report_changes",
     metadata,
     Column("generation", Integer, primary_key=True),
     Column("mission", String(32), primary_key=True),
+    Column("lag", Integer, primary_key=True),
     Column("recorded_at", UTCDateTime, primary_key=True),
     Column("position", BigInteger, primary_key=True),
     Column("event_id", String(36), nullable=False),

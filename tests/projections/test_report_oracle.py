@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -69,6 +69,9 @@ def record(store: EventStore, clock: Clock, history: list[Any], pick: Picker) ->
     """Append the history as a new mission's; returns it and the day its recording began
     (the clock goes on from one example to the next)."""
     mission = f"report-{next(_missions)}"
+    # Each example starts at 09:00 of a day of its own: the clock only goes forward, and the
+    # same draws must give the same history (the same days apart) when hypothesis replays it.
+    clock.now = datetime.combine(clock.now.date() + timedelta(days=2), time(9), UTC)
     first_day = clock.now.date()
     append(store, registered(mission=mission))
     done: list[RecordedEvent] = []
@@ -317,6 +320,23 @@ def test_a_late_report_and_a_correction_are_restated(store: EventStore, clock: C
                    late.recorded_at - timedelta(microseconds=1))  # fmt: skip
     assert earlier["restated"]["events"] == []
     assert earlier["strength"]["from"]["deployed"] == 400
+
+    # A year later the arrival of 12 June is corrected: a restatement of every week whose
+    # `from` is on or after 12 June 2024 and before the day of the correction.
+    clock.now = datetime(2025, 6, 20, 12, tzinfo=UTC)
+    late_fix = post("EventCorrected", "2025-06-20", {
+        "event_id": later.id, "reason": "55, not 50",
+        "data": {"country": "KEN", "personnel": 55, "category": "police"},
+    })  # fmt: skip
+    for start, restated in (("2024-06-11", False), ("2024-06-12", True), ("2024-12-31", True),
+                            ("2025-06-19", True), ("2025-06-20", False)):  # fmt: skip
+        day = date.fromisoformat(start)
+        found = read(Projector(store), store, mission, day, day + timedelta(days=7), clock.now)
+        ids = [e["id"] for e in found["restated"]["events"]]
+        assert (late_fix.id in ids) is restated, start
+        if restated:
+            assert found["restated"]["strength"]["deployed_now"] - found["restated"][
+                "strength"]["deployed_then"] == 5  # fmt: skip
 
 
 def test_the_oracle_catches_restatements_read_against_the_wrong_instant(

@@ -46,6 +46,7 @@ def upgrade() -> None:
         "report_changes",
         sa.Column("generation", sa.Integer, primary_key=True),
         sa.Column("mission", sa.String(32), primary_key=True),
+        sa.Column("lag", sa.Integer, primary_key=True),
         sa.Column("recorded_at", stamp, primary_key=True),
         sa.Column("position", sa.BigInteger, primary_key=True),
         sa.Column("event_id", sa.String(36), nullable=False),

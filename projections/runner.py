@@ -185,6 +185,13 @@ class Projector:
             progress(position, max(total, position))
         with self._writing() as conn:
             self._drop(conn, current)
+        if self.engine.dialect.name == "postgresql":
+            # Every row moved to a new generation, so the planner's statistics describe the old
+            # one (with autovacuum off, or before it gets round to it, a report's seeks by id
+            # became a scan of the whole generation): sample the tables again now.
+            with self.engine.begin() as conn:
+                for table in TABLES:
+                    conn.exec_driver_sql(f"ANALYZE {table.name}")
         log.info("read models rebuilt to position %s (generation %s)", position, new)
         return position
 

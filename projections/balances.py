@@ -57,6 +57,45 @@ def totals(
     return {(r.measure, r.key): Decimal(r.total) for r in rows if r.total is not None}
 
 
+def totals_on_days(
+    conn: Connection,
+    generation: int,
+    mission: str,
+    measures: Iterable[str],
+    days: list[date],
+    known_at: datetime,
+) -> list[dict[tuple[str, str], Decimal]]:
+    """:func:`totals` on each of ``days`` (as known at ``known_at``), in one statement: one
+    pass over the mission's keys with a seek per key and day."""
+    k = balance_keys
+
+    def latest(day: date, n: int) -> Any:
+        return (
+            select(b.c.total)
+            .where(
+                b.c.generation == k.c.generation, b.c.mission == k.c.mission,
+                b.c.measure == k.c.measure, b.c.key == k.c.key, b.c.valid_from <= day,
+                b.c.recorded_from <= known_at,
+            )
+            .order_by(b.c.valid_from.desc(), b.c.recorded_from.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label(f"t{n}")
+        )  # fmt: skip
+
+    rows = conn.execute(
+        select(k.c.measure, k.c.key, *(latest(day, n) for n, day in enumerate(days))).where(
+            k.c.generation == generation, k.c.mission == mission, k.c.measure.in_(list(measures))
+        )
+    ).all()
+    found: list[dict[tuple[str, str], Decimal]] = [{} for _ in days]
+    for measure, key, *values in rows:
+        for n, total in enumerate(values):
+            if total is not None:
+                found[n][(measure, key)] = Decimal(total)
+    return found
+
+
 def sums_on(
     conn: Connection,
     generation: int,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, union_all
+from sqlalchemy import Connection, select, union_all
 
 from events.recorders import COLUMNS, Recorder
 from projections import balances, force_strength, funding, mandate
@@ -54,10 +54,11 @@ def build(
     envelopes = Envelopes(conn, recorder)
     restated = restatements(conn, generation, mission, start, then, known_at, envelopes)
     strength, funds = {}, {}
-    moved: dict[str, dict[tuple[str, str], Any]] = {}
+    # Both read models from one read of the totals, on both days in one statement.
+    moved = dict(zip(("from", "to"), balances.totals_on_days(
+        conn, generation, mission, MEASURES, [start, end], known_at
+    ), strict=True))  # fmt: skip
     for name, day in (("from", start), ("to", end)):
-        # Both read models from one read of the totals at each (date, instant).
-        moved[name] = balances.totals(conn, generation, mission, MEASURES, day, known_at)
         strength[name] = force_strength.answer(conn, generation, mission, day, known_at,
                                                moved[name], facts)  # fmt: skip
         funds[name] = funding.answer(moved[name], facts, mission, day, known_at)
@@ -217,10 +218,6 @@ def deadlines(state: dict[str, Any], end: date) -> list[dict[str, Any]]:
 r, c = report_events, report_changes
 
 
-def _standing(at: datetime) -> Any:
-    return (r.c.recorded_from <= at) & or_(r.c.recorded_to.is_(None), r.c.recorded_to > at)
-
-
 def period_events(
     conn: Connection, generation: int, mission: str, start: date, end: date,
     known_at: datetime, envelopes: Envelopes,
@@ -281,12 +278,13 @@ class Envelopes:
 def _effective(
     envelope: dict[str, Any], on: date, data: dict[str, Any] | None, by: list[str] | None
 ) -> dict[str, Any]:
-    return {
-        **envelope,
-        "effective": {"occurred_on": on.isoformat(),
-                      "data": envelope["data"] if data is None else data},
-        "corrected_by": list(by or []),
-    }  # fmt: skip
+    # The envelope was built for this answer alone: completed in place, not copied.
+    envelope["effective"] = {
+        "occurred_on": on.isoformat(),
+        "data": envelope["data"] if data is None else data,
+    }
+    envelope["corrected_by"] = by or []
+    return envelope
 
 
 def restatements(
@@ -318,15 +316,15 @@ def restatements(
     )  # fmt: skip
     concerned = [row.target_id or row.event_id for row in rows]
     envelopes = fetch([row.event_id for row in rows] + concerned)
-    was = _versions(conn, generation, concerned, then)
-    now = _versions(conn, generation, concerned, known_at)
+    was = _versions(fetch, generation, concerned, then)
+    now = _versions(fetch, generation, concerned, known_at)
 
-    def state(event_id: str, found: dict[str, Any]) -> dict[str, Any] | None:
-        row = found.get(event_id)
-        if row is None:
+    def state(event_id: str, found: dict[str, tuple[date, Any]]) -> dict[str, Any] | None:
+        if event_id not in found:
             return None
-        data = envelopes[event_id]["data"] if row.data is None else row.data
-        return {"occurred_on": row.occurred_on.isoformat(), "data": data}
+        on, data = found[event_id]
+        return {"occurred_on": on.isoformat(),
+                "data": envelopes[event_id]["data"] if data is None else data}  # fmt: skip
 
     return [
         {
@@ -351,15 +349,20 @@ def _day_start(day: date, days: int) -> datetime:
 
 
 def _versions(
-    conn: Connection, generation: int, event_ids: Iterable[str], at: datetime
-) -> dict[str, Any]:
-    """The report version of each event standing at ``at`` (none: not yet or no longer)."""
+    envelopes: Envelopes, generation: int, event_ids: Iterable[str], at: datetime
+) -> dict[str, tuple[date, Any]]:
+    """The report version of each event standing at ``at`` (none: not yet or no longer), as
+    its effective date and data (None: as stored), one statement per 500 events."""
+    rec, p = envelopes.recorder, envelopes.recorder.placeholder
     ids, found = sorted(set(event_ids)), {}
     for i in range(0, len(ids), 500):
-        for row in conn.execute(
-            select(r.c.event_id, r.c.occurred_on, r.c.data)
-            .where(r.c.generation == generation, r.c.event_id.in_(ids[i : i + 500]),
-                   _standing(at))
-        ):  # fmt: skip
-            found[row.event_id] = row
+        part = ids[i : i + 500]
+        rows = envelopes.fetch(
+            "SELECT event_id, occurred_on, data FROM report_events WHERE generation = "
+            f"{p} AND event_id IN ({', '.join([p] * len(part))}) AND recorded_from <= {p} "
+            f"AND (recorded_to IS NULL OR recorded_to > {p})",
+            (generation, *part, rec.instant_param(at), rec.instant_param(at)),
+        )
+        for event_id, on, data in rows:
+            found[event_id] = (rec.day(on), None if data is None else rec.json(data))
     return found

@@ -54,9 +54,9 @@ def _dated(request: dict[str, Any], today: date, lag: int) -> dict[str, Any]:
         if "occurred_on" in request["data"]:
             request["data"]["occurred_on"] = (today - timedelta(days=lag % 9)).isoformat()
     elif request["type"] == "BudgetRequirementSet":
-        request["occurred_on"] = request["data"]["period_start"] = (
-            today - timedelta(days=lag)
-        ).isoformat()
+        begins = today - timedelta(days=lag)
+        request["occurred_on"] = request["data"]["period_start"] = begins.isoformat()
+        request["data"]["period_end"] = (begins + timedelta(days=40)).isoformat()
     else:
         request["occurred_on"] = (today - timedelta(days=lag)).isoformat()
     return request

@@ -95,19 +95,9 @@ class RecordedEvent:
         return body
 
     def public_json(self) -> dict[str, Any]:
-        """The contract's fields (§2) of the stored event, as the API answers them."""
-        return {
-            "id": self.id,
-            "mission": self.mission,
-            "type": self.type,
-            "stream": self.stream,
-            "version": self.version,
-            "position": self.position,
-            "occurred_on": self.occurred_on.isoformat(),
-            "recorded_at": format_instant(self.recorded_at),
-            "recorded_by": self.recorded_by,
-            "data": self.data,
-            "source": self.source,
-            "notes": self.notes,
-            "hash": self.hash,
-        }
+        """The contract's fields (§2) of the stored event, as the API answers them: the
+        envelope and its hash, without the storage's ``schema_version``."""
+        body = self.envelope()
+        del body["schema_version"]
+        body["hash"] = self.hash
+        return body

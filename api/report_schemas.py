@@ -25,6 +25,11 @@ class ReportEvent(EventPublic):
 
     effective: Effective
     corrected_by: list[str] = Field(description="ids of the corrections applied, oldest first")
+    unreconciled: int | None = Field(
+        default=None,
+        description="a headcount return's change beyond the previous return and the movements "
+        "since (`StrengthReported` only)",
+    )
 
 
 class Concerned(BaseModel):

@@ -10,6 +10,7 @@ it concerns): one index range each, plus the envelopes of the events listed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select, union_all
 
 from events.recorders import COLUMNS, Recorder
-from projections import balances, force_strength, funding, mandate
+from projections import balances, force_strength, funding, headcounts, mandate
 from projections.apply import effects_of
 from projections.known import stamp
 from projections.schema import report_changes, report_events
@@ -74,6 +75,7 @@ def build(
         funds["then"] = funding.answer(earlier, facts_then, mission, start, then)
     in_force = mandate.fold(mission, facts, end)
     listed = period_events(conn, generation, mission, start, end, known_at, envelopes)
+    _headcount_changes(conn, generation, mission, listed, known_at)
     return {
         "mission": mission,
         "name": mandate.name_of(facts),
@@ -246,6 +248,25 @@ def period_events(
         listed.append(_effective(envelope, rec.day(on), None if data is None else rec.json(data),
                                  None if by is None else rec.json(by)))  # fmt: skip
     return listed
+
+
+def _headcount_changes(
+    conn: Connection, generation: int, mission: str, listed: list[dict[str, Any]],
+    known_at: datetime,
+) -> None:  # fmt: skip
+    """Give each headcount return listed its ``unreconciled`` change (CONTRACT §3): what it
+    says beyond the previous return and the movements since — a few seeks per day with one."""
+    by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in listed:
+        if event["type"] == headcounts.TYPE:
+            by_day[event["effective"]["occurred_on"]].append(event)
+    for day, returns in by_day.items():
+        readings = headcounts.read(conn, generation, mission, date.fromisoformat(day), known_at,
+                                   {})  # fmt: skip
+        for event in returns:
+            found = readings.get(headcounts.key_of(event["effective"]["data"]))
+            on_day = found is not None and found.reported_on == date.fromisoformat(day)
+            event["unreconciled"] = found.unreconciled if on_day and found else None
 
 
 class Envelopes:

@@ -307,3 +307,20 @@ async def test_the_pages_policy_allows_exactly_its_own_style_sheet(demo: Api) ->
     # The dashboard allows the same sheet, for a report it opens from a Blob URL.
     dashboard = await demo.client.get("/")
     assert f"'sha256-{digest}'" in dashboard.headers["content-security-policy"]
+
+
+async def test_a_headcount_returns_unreconciled_change_is_reported(demo: Api) -> None:
+    """The demo's week of Kenya's returns: 600 on 5 February 2025, 200 beyond the movements
+    (the third contingent, which no source dates), then 744 on the 6th, which they explain."""
+    week = {"from": "2025-02-01", "to": "2025-02-08", "known_at": "2026-06-01T00:00:00Z"}
+    answer = (await demo.get(REPORT, **week)).json()
+    returns = [(e["effective"]["occurred_on"], e["effective"]["data"]["personnel"],
+                e["unreconciled"]) for e in answer["events"] if e["type"] == "StrengthReported"]
+    assert returns == [("2025-02-05", 600, 200), ("2025-02-06", 744, 0)]  # fmt: skip
+    assert all("unreconciled" not in e for e in answer["events"]
+               if e["type"] != "StrengthReported")  # fmt: skip
+    ReportPublic.model_validate(answer)
+    md = (await demo.get(f"{REPORT}.md", **week)).text
+    assert "600 police deployed, +200 beyond the movements recorded (unreconciled)." in md
+    page = (await demo.get(f"{REPORT}.html", **week)).text
+    assert '<strong data-figure="unreconciled">+200</strong>' in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.api.conftest import Api
 from tests.api.test_events_api import assert_problem
 from tests.conftest import Clock, arrived, authorized, body, corrected, deposit, pledged, retracted
@@ -195,3 +197,14 @@ async def test_of_two_missions_naming_one_successor_the_later_end_precedes_it(ha
     found = await _listing(haiti)
     assert found["merged"]["predecessor_mission"] == "mss-haiti"
     assert found["mission-b"]["successor_mission"] == found["mss-haiti"]["successor_mission"]
+
+
+async def test_operation_ids_are_the_routes_names_in_camel_case(api: Api) -> None:
+    """Stable, readable ids for generated clients (issue 15): unique, no FastAPI defaults."""
+    doc = (await api.client.get("/openapi.json")).json()
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids), ids
+    assert {"listMissions", "getForceStrength", "getFunding", "getMandate", "getTimeline",
+            "appendEvent", "appendBatch", "listEvents", "getReport", "getReportHtml",
+            "getForceStrengthOfCountry", "getFundingOfDonor"} <= set(ids)  # fmt: skip

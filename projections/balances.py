@@ -37,24 +37,7 @@ def totals(
     known_at: datetime,
 ) -> dict[tuple[str, str], Decimal]:
     """Each key's total on ``as_of`` as known at ``known_at`` (keys with no total yet: absent)."""
-    k = balance_keys
-    latest = (
-        select(b.c.total)
-        .where(
-            b.c.generation == k.c.generation, b.c.mission == k.c.mission,
-            b.c.measure == k.c.measure, b.c.key == k.c.key, b.c.valid_from <= as_of,
-            b.c.recorded_from <= known_at,
-        )
-        .order_by(b.c.valid_from.desc(), b.c.recorded_from.desc())
-        .limit(1)
-        .scalar_subquery()
-    )  # fmt: skip
-    rows = conn.execute(
-        select(k.c.measure, k.c.key, latest.label("total")).where(
-            k.c.generation == generation, k.c.mission == mission, k.c.measure.in_(list(measures))
-        )
-    )
-    return {(r.measure, r.key): Decimal(r.total) for r in rows if r.total is not None}
+    return totals_on_days(conn, generation, mission, measures, [as_of], known_at)[0]
 
 
 def totals_on_days(

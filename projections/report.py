@@ -39,11 +39,6 @@ def known_then(start: date) -> datetime:
     return datetime.combine(start, time.max, UTC)
 
 
-def default_window(today: date) -> tuple[date, date]:
-    """The seven days up to today: ``from`` a week before ``to``."""
-    return today - timedelta(days=7), today
-
-
 def build(
     conn: Connection, generation: int, mission: str, start: date, end: date,
     known_at: datetime, recorder: Recorder,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Response
 
 from api.deps import ReaderDep, StoreDep
 from api.openapi import problems
+from api.read_schemas import encoder
 from api.schemas import AlertList
 from events.errors import MissionNotFound
 from events.fields import MISSION_PATTERN
@@ -19,6 +19,7 @@ READ_PROBLEMS = problems(401, 404, 422, 503)
 
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["alerts"])
+    encode = encoder(AlertList)
 
     @router.get(
         "/alerts",
@@ -38,6 +39,6 @@ def create_router() -> APIRouter:
         if mission is not None and not store.is_registered(mission):
             raise MissionNotFound(mission)
         body = {"alerts": alerts.listing(store, mission)}
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(encode(body), media_type="application/json")
 
     return router

@@ -14,11 +14,22 @@ from typing import Annotated, Any, Protocol
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy import Connection
 
 from api.deps import ReaderDep, StoreDep
 from api.errors import InvalidRequest
 from api.openapi import problems
+from api.read_schemas import (
+    KNOWN_AT_SCHEMA,
+    ForceStrengthPublic,
+    FundingPublic,
+    MandatePublic,
+    MissionList,
+    QueryDay,
+    TimelinePublic,
+    encoder,
+)
 from api.report_schemas import CountryReports, DonorReports
 from api.schemas import event_json
 from events.envelope import parse_instant
@@ -30,9 +41,10 @@ from projections.runner import Projector
 READ_PROBLEMS = problems(401, 404, 422, 503)
 
 MissionPath = Annotated[str, Path(pattern=MISSION_PATTERN)]
-AsOf = Annotated[date | None, Query(description="the date asked about; default today (UTC)")]
+AsOf = Annotated[QueryDay | None, Query(description="the date asked about; default today (UTC)")]
+# Declared, not enforced by FastAPI: instant_of() refuses a bad value with its own message.
 KnownAt = Annotated[
-    str | None,
+    Annotated[str, WithJsonSchema(KNOWN_AT_SCHEMA)] | None,
     Query(description="RFC 3339 instant: answer from what had been recorded by then; default now"),
 ]
 
@@ -89,9 +101,11 @@ class AsOfModel(Protocol):
 
 
 def _as_of_route(
-    model: AsOfModel, registered: Callable[[Any, str], None]
+    model: AsOfModel, public: type[BaseModel], registered: Callable[[Any, str], None]
 ) -> Callable[..., Response]:
-    """The route of a read model asked with ``as_of`` and ``known_at``."""
+    """The route of a read model asked with ``as_of`` and ``known_at``, answered through
+    its response model ``public``."""
+    encode = encoder(public)
 
     def route(
         request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
@@ -101,7 +115,7 @@ def _as_of_route(
         day, at = as_of or now_of(request).date(), instant_of(known_at, request)
         return answer(
             request, {"as_of": day, "known_at": known_at},
-            lambda conn, g: model.as_of(conn, g, mission, day, at),
+            lambda conn, g: model.as_of(conn, g, mission, day, at), encode=encode,
         )  # fmt: skip
 
     return route
@@ -114,38 +128,50 @@ def create_router() -> APIRouter:
         if not store.is_registered(mission):
             raise MissionNotFound(mission)
 
-    @router.get("/missions", summary="Every mission with its status", responses=READ_PROBLEMS)
+    encode_missions, encode_timeline = encoder(MissionList), encoder(TimelinePublic)
+
+    @router.get(
+        "/missions",
+        summary="Every mission with its status",
+        response_model=MissionList,
+        responses=READ_PROBLEMS,
+    )
     def list_missions(request: Request, _: ReaderDep) -> Response:
         now = now_of(request)
         today = now.date()
         return answer(
             request, {"as_of": today},
             lambda conn, g: {"missions": missions.listing(conn, g, today, now)},
+            encode=encode_missions,
         )  # fmt: skip
 
-    for name, model, summary in (
-        ("force-strength", force_strength, "Deployed and pledged personnel by country"),
-        ("funding", funding, "Pledged, committed, deposited and outstanding USD"),
-        ("mandate", mandate, "Mandate status, resolution in force, history and reviews"),
-    ):
+    for name, model, public, summary in (
+        ("force-strength", force_strength, ForceStrengthPublic,
+         "Deployed and pledged personnel by country"),
+        ("funding", funding, FundingPublic, "Pledged, committed, deposited and outstanding USD"),
+        ("mandate", mandate, MandatePublic,
+         "Mandate status, resolution in force, history and reviews"),
+    ):  # fmt: skip
         router.add_api_route(
             f"/missions/{{mission}}/{name}",
-            _as_of_route(model, registered),
+            _as_of_route(model, public, registered),
             methods=["GET"],
             name=f"get_{name.replace('-', '_')}",
             summary=summary,
+            response_model=public,
             responses=READ_PROBLEMS,
         )
 
     @router.get(
         "/missions/{mission}/timeline",
         summary="Strength and money at each step, for charts",
+        response_model=TimelinePublic,
         responses=READ_PROBLEMS,
     )
     def get_timeline(
         request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
-        from_: Annotated[date | None, Query(alias="from")] = None,
-        to: Annotated[date | None, Query()] = None,
+        from_: Annotated[QueryDay | None, Query(alias="from")] = None,
+        to: Annotated[QueryDay | None, Query()] = None,
         interval: Annotated[timeline.Interval, Query()] = "week",
         known_at: KnownAt = None,
     ) -> Response:  # fmt: skip
@@ -165,6 +191,7 @@ def create_router() -> APIRouter:
         return answer(
             request, {"from": start, "to": end, "interval": interval, "known_at": known_at},
             lambda conn, g: timeline.as_of(conn, g, mission, start, end, interval, at),
+            encode=encode_timeline,
         )  # fmt: skip
 
     strength_of = _provenance(force_strength, "contingent", provenance.CONTINGENT_TYPES,

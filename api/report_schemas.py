@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.read_schemas import CountryStrengthPublic, DonorFundingPublic, Stamp
 from api.schemas import EventPublic
 
 USD = Field(pattern=r"^-?\d+\.\d{2}$", examples=["85000000.00"])
@@ -170,31 +171,19 @@ class ReportPublic(BaseModel):
     alerts: list[ReportEvent] = Field(description="the `DeadlineFlagged` events of the period")
 
 
-class CountryReports(BaseModel):
-    """A country's force-strength entry and the reports behind it (where a figure comes from)."""
-
+class _Asked(BaseModel):
     mission: str = Field(examples=["mss-haiti"])
     as_of: date
-    known_at: str = Field(examples=["2025-02-07T12:00:00.000000Z"])
-    country: str = Field(examples=["KEN"])
-    deployed: int = Field(examples=[744])
-    pledged: int = Field(examples=[1000])
-    female: int = Field(examples=[24])
-    by_category: dict[str, int] = Field(examples=[{"police": 744, "military": 0, "civilian": 0}])
-    reported_on: date | None = Field(description="the latest headcount on or before `as_of`")
-    unreconciled: int = Field(description="what the latest headcounts changed")
+    known_at: Stamp
+
+
+class CountryReports(CountryStrengthPublic, _Asked):
+    """A country's force-strength entry and the reports behind it (where a figure comes from)."""
+
     events: list[ReportEvent] = Field(description="the reports, in date order")
 
 
-class DonorReports(BaseModel):
+class DonorReports(DonorFundingPublic, _Asked):
     """A donor's funding entry and the reports behind it (where a figure comes from)."""
 
-    mission: str = Field(examples=["mss-haiti"])
-    as_of: date
-    known_at: str = Field(examples=["2025-02-07T12:00:00.000000Z"])
-    donor: str = Field(examples=["USA"])
-    pledged: str = USD
-    committed: str = USD
-    deposited: str = USD
-    outstanding: str = USD
     events: list[ReportEvent] = Field(description="the reports, in date order")

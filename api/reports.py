@@ -23,6 +23,7 @@ from markupsafe import Markup
 from api.deps import ReaderDep, StoreDep
 from api.errors import InvalidRequest
 from api.missions import READ_PROBLEMS, KnownAt, MissionPath, answer, instant_of, now_of
+from api.read_schemas import QueryDay
 from api.report_schemas import ReportPublic
 from events.errors import FieldError, MissionNotFound
 from events.store import EventStore
@@ -249,10 +250,10 @@ RENDER = {"md": markdown, "html": html}
 
 
 From = Annotated[
-    date | None, Query(alias="from", description="the day before the period; default a week "
+    QueryDay | None, Query(alias="from", description="the day before the period; default a week "
                        "before `to`")
 ]  # fmt: skip
-To = Annotated[date | None, Query(description="the period's last day; default today (UTC)")]
+To = Annotated[QueryDay | None, Query(description="the period's last day; default today (UTC)")]
 
 
 def create_router() -> APIRouter:
@@ -293,6 +294,8 @@ def create_router() -> APIRouter:
         router.add_api_route(
             f"/missions/{{mission}}/report.{form}", route(form), methods=["GET"],
             name=f"get_report_{form}", summary=f"The situation report as {what}",
+            # A plain Response: the document lists only the text form, not an empty JSON one.
+            response_class=Response,
             responses={200: {"content": content[form], "description": f"the report as {what}"},
                        **READ_PROBLEMS},
         )  # fmt: skip

@@ -12,24 +12,23 @@ from sqlalchemy import text
 from api.deps import StoreDep
 from api.errors import BY_SLUG, RouteNotFound
 from api.openapi import problems
+from api.read_schemas import HealthPublic, ReadinessPublic, UnreadyPublic
 
 
 def create_router() -> APIRouter:
     router = APIRouter(tags=["service"])
 
     # On the event loop, not in the thread pool: busy worker threads must not delay the answer.
-    @router.get("/healthz", summary="The process is up")
+    # Load balancers probe with HEAD, which sitrep.app answers as GET without the body.
+    @router.get("/healthz", summary="The process is up", response_model=HealthPublic)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
-
-    @router.head("/healthz", include_in_schema=False)
-    async def healthz_head() -> Response:  # load balancers probe with HEAD
-        return Response()
 
     @router.get(
         "/readyz",
         summary="The database answers, its schema is current; the read models' lag",
-        responses={503: {"description": "not ready"}},
+        response_model=ReadinessPublic,
+        responses={503: {"description": "not ready", "model": UnreadyPublic}},
     )
     def readyz(request: Request, store: StoreDep) -> Response:
         readiness: Callable[[], dict[str, Any]] | None = getattr(

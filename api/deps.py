@@ -74,6 +74,8 @@ async def writer(request: Request, credentials: Credentials) -> Principal:
 
 async def reader(request: Request, credentials: Credentials) -> Principal | None:
     """The caller of a read: a token of any role, or nobody when public reads are on."""
+    # The OpenAPI document knows a read by this dependency (``api.openapi``): with public
+    # reads on, it shows the token as optional there. A token that is sent is still checked.
     if credentials is None and get_config(request).public_reads:
         return None
     return await _principal(request, credentials)

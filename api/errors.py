@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import fastapi.routing
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from events.errors import (
     ConflictingImport,
@@ -246,22 +250,70 @@ def validation_errors(exc: RequestValidationError) -> InvalidEvent | MalformedBo
     return InvalidRequest(errors)
 
 
-def _allowed_methods(request: Request) -> list[str]:
+@dataclass(frozen=True)
+class PathMethods:
+    """One route's path pattern, how many parameters its template has, and its methods."""
+
+    pattern: re.Pattern[str]
+    parameters: int
+    methods: frozenset[str]
+
+
+def flat_routes(routes: Iterable[BaseRoute]) -> list[BaseRoute]:
+    """The routes an app serves, in order, with each included router opened up."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:  # FastAPI before 0.16x copies an included router's routes itself
+        return list(routes)
+    return [context.original_route for context in contexts(list(routes))]
+
+
+def allow_table(routes: Iterable[BaseRoute]) -> list[PathMethods]:
+    """Each route's path pattern and methods, for ``served_methods`` and so ``Allow``."""
+    table = []
+    for route in flat_routes(routes):
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            methods: set[str] = {"GET", "HEAD"}
+        elif isinstance(route, Route) and route.methods:
+            methods = set(route.methods)
+        else:
+            continue
+        table.append(PathMethods(route.path_regex, len(route.param_convertors), frozenset(methods)))
+    return table
+
+
+def route_path(scope: Scope) -> str:
+    """The path the routes are matched against (without a proxy's ``root_path``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def served_methods(table: list[PathMethods], path: str) -> frozenset[str] | None:
+    """The methods the routes declare for ``path``, None when no route's template matches.
+
+    Of the templates that match, only those with the fewest parameters count, as OpenAPI
+    matches concrete paths before templated ones: ``/v1/events/batch`` is the batch append's
+    (POST) even though ``/v1/events/{event_id}`` would match it too.
+    """
+    matching = [entry for entry in table if entry.pattern.match(path)]
+    if not matching:
+        return None
+    fewest = min(entry.parameters for entry in matching)
+    return frozenset().union(*(e.methods for e in matching if e.parameters == fewest))
+
+
+def allowed(methods: frozenset[str]) -> list[str]:
+    """The ``Allow`` list of a path whose routes declare ``methods``: HEAD wherever GET is."""
+    return sorted(methods | {"HEAD"} if "GET" in methods else methods)
+
+
+def method_not_allowed(request: Request, methods: frozenset[str]) -> Response:
+    """The 405 problem for ``request``, whose path serves only ``methods``."""
+    response = problem_response(MethodNotAllowed(f"{request.method} is not allowed here"), request)
     # Starlette's own Allow names only the first route that matched the path; GET and POST of
     # one path are two routes here, so every route of the path is asked (see ``allow_table``).
-    table: list[tuple[re.Pattern[str], set[str]]] = getattr(request.app.state, "allow", [])
-    path = request.url.path
-    return sorted({m for pattern, methods in table if pattern.match(path) for m in methods})
-
-
-def allow_table(routers: list[APIRouter]) -> list[tuple[re.Pattern[str], set[str]]]:
-    """Each route's path pattern and methods, for the ``Allow`` header of a 405."""
-    return [
-        (route.path_regex, set(route.methods or ()))
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute)
-    ]
+    response.headers["Allow"] = ", ".join(allowed(methods))
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -278,11 +330,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
-            response = problem_response(
-                MethodNotAllowed(f"{request.method} is not allowed here"), request
-            )
-            response.headers["Allow"] = ", ".join(_allowed_methods(request))
-            return response
+            table: list[PathMethods] = getattr(request.app.state, "allow", [])
+            methods = served_methods(table, route_path(request.scope)) or frozenset()
+            return method_not_allowed(request, methods)
         if exc.status_code == 404:
             return problem_response(RouteNotFound(f"no route {request.url.path}"), request)
         if exc.status_code == 413:

@@ -13,8 +13,9 @@ from functools import partial
 from importlib.metadata import version
 from typing import Any
 
+import anyio
 from alembic.runtime.migration import MigrationContext
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
@@ -97,6 +98,74 @@ class RequestIdMiddleware:
             REQUEST_ID.reset(token)
 
 
+class MethodMiddleware:
+    """Answers each method as the routes of its path declare (RFC 9110 §9.3.2, §15.5.6).
+
+    HEAD is answered wherever GET is, as the GET with its header fields (Content-Length and
+    ETag included) and no body; FastAPI's routes declare no HEAD of their own. A method the
+    path's routes lack is a 405 whose ``Allow`` names exactly the methods that are answered,
+    matching concrete paths before templated ones as OpenAPI does (``errors.served_methods``):
+    routing alone would hand ``GET /v1/events/batch`` to ``/v1/events/{event_id}``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        table: list[errors.PathMethods] = scope["app"].state.allow
+        methods = errors.served_methods(table, errors.route_path(scope))
+        method = scope["method"]
+        if methods is None:  # no such path: the router's 404
+            await self.app(scope, receive, send)
+            return
+        head = method == "HEAD"
+        if method not in errors.allowed(methods):
+            response = errors.method_not_allowed(Request(scope), methods)
+            await response(scope, receive, _without_body(send) if head else send)
+            return
+        if not head:
+            await self.app(scope, receive, send)
+            return
+        # A copy: the server reads the method of its own scope to leave the body out.
+        inner = {**scope, "method": "GET"} if "GET" in methods else scope
+        with anyio.CancelScope() as cancel:
+            try:
+                await self.app(inner, receive, _without_body(send, cancel))
+            finally:
+                if "route" in inner:  # for the latency histogram's route template
+                    scope["route"] = inner["route"]
+
+
+def _without_body(send: Send, cancel: anyio.CancelScope | None = None) -> Send:
+    """``send`` for a HEAD: the header fields as they are, an empty body.
+
+    An answer without Content-Length may be a stream that never ends (``/v1/events/stream``):
+    its head is the whole answer, and the GET behind it is cancelled.
+    """
+    ended = False
+
+    async def head_only(message: Message) -> None:
+        nonlocal ended
+        if message["type"] == "http.response.start":
+            await send(message)
+            sized = any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
+            if not sized and cancel is not None:
+                ended = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                cancel.cancel()
+        elif not message["type"].startswith("http.response."):
+            await send(message)
+        elif not ended and not message.get("more_body", False):
+            # The last part of the body (or a pathsend, which has no more to come).
+            ended = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return head_only
+
+
 def operation_id(route: APIRoute) -> str:
     """A route's OpenAPI ``operationId``: its name in camelCase (``get_force_strength`` ->
     ``getForceStrength``), what generated clients call it. Stable: a renamed route is a
@@ -141,6 +210,10 @@ def create_app(
         openapi_tags=TAGS,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # /docs is served from the package by ``openapi.install``, never from a CDN. ReDoc is
+        # left off: FastAPI's loads from a CDN, and nothing links to it.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.store = store
     app.state.clock = clock
@@ -150,6 +223,8 @@ def create_app(
     app.state.api_config = ApiConfig(public_reads=settings.public_reads)
     app.state.authenticator = Authenticator(store.engine)
     errors.install(app)
+    # Inside CORS, which answers its preflight OPTIONS before any route is asked.
+    app.add_middleware(MethodMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -184,8 +259,8 @@ def create_app(
     ]
     for router in routers:
         app.include_router(router)
-    app.state.allow = errors.allow_table(routers)
-    openapi.install(app)
+    openapi.install(app, public_reads=settings.public_reads)
+    app.state.allow = errors.allow_table(app.routes)
     return app
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -39,7 +38,9 @@ from events.catalogue import Role
 from sitrep.database import open_store
 from sitrep.demo import load_timeline
 from tests.conftest import make_settings
-from tests.sitrep.test_dashboard_browser import WAIT_SECONDS, _artifacts, _browser_or_skip
+from tests.sitrep.browser import artifacts as _artifacts
+from tests.sitrep.browser import chromium
+from tests.sitrep.browser import requests_made as _requests
 from tests.sitrep.test_serve import serving
 
 MISSION = "mss-haiti"
@@ -83,30 +84,13 @@ FIGURES = (
 @pytest.fixture
 def report_browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Headless Chromium keeping the DevTools performance log (every request the page made)."""
-    found = _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    # Never let Selenium Manager look for (or download) another browser or driver.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = found.chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root in a container
-        "--disable-dev-shm-usage",
+    with chromium(
+        monkeypatch,
         f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
-        "--lang=en-GB",
         "--hide-scrollbars",  # screenshots the same whichever way the host draws scrollbars
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(found.chromedriver))
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+        logs=("browser", "performance"),
+    ) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -177,16 +161,6 @@ def _figures(driver: Any) -> dict[str, str]:
             "return shown;"
         )
     )
-
-
-def _requests(driver: Any) -> list[str]:
-    """The URLs the browser asked for since the log was last read."""
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return urls
 
 
 def _overflowing(driver: Any) -> list[str]:

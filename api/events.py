@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import auth
 from api.deps import BATCH_LIMIT, ONE_EVENT_LIMIT, ReaderDep, StoreDep, WriterDep, read_json
+from api.errors import InvalidRequest
 from api.examples import EXAMPLES, openapi_examples
 from api.metrics import Metrics
 from api.openapi import BATCH, NEW_EVENT, problems
@@ -162,7 +163,7 @@ def create_router() -> APIRouter:
 
     @router.get(
         "/events",
-        summary="Events in global order, a page at a time",
+        summary="Events in global order, a page at a time (oldest or newest first)",
         response_model=EventPage,
         responses=READ_PROBLEMS,
     )
@@ -170,17 +171,49 @@ def create_router() -> APIRouter:
         store: StoreDep,
         _: ReaderDep,
         after: Annotated[
-            int, Query(ge=0, le=2**63 - 1, description="the position to read after")
-        ] = 0,
+            int | None,
+            Query(
+                ge=0,
+                le=2**63 - 1,
+                description="the position to read after (default 0); only with `order=asc`",
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         mission: Annotated[str | None, Query(pattern=MISSION_PATTERN)] = None,
         type: Annotated[EventType | None, Query()] = None,
         stream: Annotated[str | None, Query(max_length=80, pattern=STREAM_PATTERN)] = None,
+        order: Annotated[
+            Literal["asc", "desc"],
+            Query(
+                description="`asc`: oldest first, from `after`; `desc`: newest first, from `before`"
+            ),
+        ] = "asc",
+        before: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=2**63 - 1,
+                description="the position to read before (default: past the newest event); "
+                "only with `order=desc`",
+            ),
+        ] = None,
     ) -> Response:
-        """`next` is the `after` for the following page, null when no further event exists."""
+        """`next` is the `after` (ascending) or the `before` (descending) of the following
+        page, null when no further event exists now."""
+        if order == "desc" and after is not None:
+            raise InvalidRequest(
+                [FieldError("query.after", "not allowed with order=desc: page back with `before`")]
+            )
+        if order == "asc" and before is not None:
+            raise InvalidRequest(
+                [FieldError("query.before", "only allowed with order=desc: page on with `after`")]
+            )
         if mission is not None and not store.is_registered(mission):
             raise MissionNotFound(mission)
-        page = store.read(after=after, limit=limit, mission=mission, type=type, stream=stream)
+        page = store.read(
+            after=after or 0, before=before, limit=limit, mission=mission, type=type,
+            stream=stream, order=order,
+        )  # fmt: skip
         return _json({"events": [event_json(e) for e in page.events], "next": page.next})
 
     @router.get(

@@ -33,8 +33,15 @@ class EventBatchPublic(BaseModel):
 
 
 class EventPage(BaseModel):
+    """A page of events, oldest first (`order=asc`) or newest first (`order=desc`)."""
+
     events: list[EventPublic]
-    next: int | None = Field(description="the `after` of the following page; null at the end")
+    next: int | None = Field(
+        description="where the following page starts: its `after` with `order=asc` (null when "
+        "no later matching event exists now), its `before` with `order=desc` (null when no "
+        "earlier matching event exists: the page reached the first one)",
+        examples=[42],
+    )
 
 
 class StreamPublic(BaseModel):

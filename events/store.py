@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, select
 
@@ -205,20 +205,42 @@ class EventStore:
         self,
         *,
         after: int = 0,
+        before: int | None = None,
         limit: int = 100,
         mission: str | None = None,
         type: str | None = None,
         stream: str | None = None,
+        order: Literal["asc", "desc"] = "asc",
     ) -> Page:
-        """Events after a position in global order; ``next`` is the following page's ``after``."""
+        """Events with ``after < position < before`` (no ``before``: up to the newest) in global
+        order, oldest first or with ``order="desc"`` newest first.
+
+        ``next`` is the following page's ``after`` (ascending) or ``before`` (descending): the
+        last position of this page, None when no further matching event exists now.
+        """
+        # Appends commit in position order (the recorder's writer lock), so the one statement
+        # below sees every position up to its snapshot's head and none above: a descending page
+        # starts at the newest event an ascending reader could see at the same moment, never
+        # above a gap that a slower transaction is still to fill.
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be asc or desc, not {order!r}")
         p = self.recorder.placeholder
         where: list[str] = [f"position > {p}"]
         params: list[Any] = [after]
+        if before is not None:
+            where.append(f"position < {p}")
+            params.append(before)
         for column, value in (("mission", mission), ("type", type), ("stream", stream)):
             if value is not None:
                 where.append(f"{column} = {p}")
                 params.append(value)
-        found = self.recorder.select_events(" AND ".join(where), params, limit=limit + 1)
+        # One row past the page tells whether another page exists, without a second query.
+        found = self.recorder.select_events(
+            " AND ".join(where),
+            params,
+            order="position DESC" if order == "desc" else "position",
+            limit=limit + 1,
+        )
         more = len(found) > limit
         found = found[:limit]
         return Page(found, found[-1].position if more else None)

@@ -9,42 +9,10 @@ import { knownAtInstant, setTime, toKnownAtValue } from "./timetravel.js";
 
 export const EVENTS_SHOWN = 12;
 
-async function eventExists(position) {
-  const page = await api("/v1/events", { after: position - 1, limit: 1 });
-  return page.events.length > 0;
-}
-
-/** The newest position in the store: positions are dense, so gallop then halve. */
-async function headPosition() {
-  if (!(await eventExists(1))) return 0;
-  let low = 1;
-  let high = 2;
-  while (await eventExists(high)) [low, high] = [high, high * 2];
-  while (high - low > 1) {
-    const middle = Math.floor((low + high) / 2);
-    if (await eventExists(middle)) low = middle;
-    else high = middle;
-  }
-  return low;
-}
-
-/** The mission's newest events, newest first. The API reads forwards only. */
+/** The mission's newest events, newest first, in one request. */
 export async function latestEvents(mission) {
-  const first = await api("/v1/events", { mission, after: 0, limit: 1000 });
-  if (first.next == null) return first.events.slice(-EVENTS_SHOWN).reverse();
-  // A long history: find the head, then widen a window back from it until it holds enough.
-  const head = await headPosition();
-  for (let window = 1000; ; window *= 4) {
-    let after = Math.max(0, head - window);
-    let found = [];
-    for (;;) {
-      const page = await api("/v1/events", { mission, after, limit: 1000 });
-      found = found.concat(page.events).slice(-EVENTS_SHOWN);
-      if (page.next == null) break;
-      after = page.next;
-    }
-    if (found.length >= EVENTS_SHOWN || window >= head) return found.reverse();
-  }
+  const page = await api("/v1/events", { mission, order: "desc", limit: EVENTS_SHOWN });
+  return page.events;
 }
 
 export const TYPE_LABELS = {

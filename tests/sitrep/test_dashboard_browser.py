@@ -17,11 +17,7 @@ It needs ``chromium`` and ``chromedriver`` on ``PATH`` (Debian's ``chromium`` an
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,86 +33,21 @@ from sitrep.database import open_store
 from sitrep.deadlines import check_deadlines
 from sitrep.demo import load_timeline
 from tests.conftest import body, make_settings
+from tests.sitrep.browser import WAIT_SECONDS, Browser, chromium
+from tests.sitrep.browser import artifacts as _artifacts
+from tests.sitrep.browser import browser_or_skip as _browser_or_skip
 from tests.sitrep.test_serve import serving
 
-ROOT = Path(__file__).resolve().parents[2]
 MSS = "Multinational Security Support Mission in Haiti"
 GSF = "Gang Suppression Force"
-#: The programs the test drives, each with the Debian package that installs it.
-PROGRAMS = {"chromium": "chromium", "chromedriver": "chromium-driver"}
-WAIT_SECONDS = 20.0
 #: What the headcount columns show for a country with no return on or before the date (an en dash).
 NO_HEADCOUNT = "\u2013"
 
 
-def _artifacts() -> Path:
-    folder = Path(os.environ.get("SITREP_TEST_ARTIFACTS") or ROOT / "test-artifacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@dataclass(frozen=True)
-class Browser:
-    """Where the headless browser and its driver were found."""
-
-    chromium: str
-    chromedriver: str
-
-
-def _browser_or_skip(
-    search_path: str | None = None,
-    *,
-    required: bool | None = None,
-    selenium: bool | None = None,
-) -> Browser:
-    """Chromium and chromedriver as found on ``search_path`` (default ``PATH``), else a skip
-    naming exactly what is missing (a failure when a browser is required)."""
-    found = {program: shutil.which(program, path=search_path) for program in PROGRAMS}
-    absent = [program for program, where in found.items() if where is None]
-    if selenium is None:
-        selenium = importlib.util.find_spec("selenium") is not None
-    if required is None:
-        required = bool(os.environ.get("SITREP_TEST_REQUIRE_BROWSER"))
-    problems = []
-    if absent:
-        verb = "is" if len(absent) == 1 else "are"
-        packages = " ".join(PROGRAMS[program] for program in absent)
-        problems.append(f"{' and '.join(absent)} {verb} not on PATH (apt-get install {packages})")
-    if not selenium:
-        problems.append("the selenium package is not installed (pip install -e '.[dev]')")
-    if not problems:
-        return Browser(chromium=str(found["chromium"]), chromedriver=str(found["chromedriver"]))
-    reason = f"no headless browser: {'; '.join(problems)}"
-    if required:
-        pytest.fail(f"{reason}, and SITREP_TEST_REQUIRE_BROWSER is set")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    found = _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    # Never let Selenium Manager look for (or download) another browser or driver.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = found.chromium
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root in a container
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-        "--lang=en-GB",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(found.chromedriver))
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+    with chromium(monkeypatch, "--window-size=1280,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -335,6 +266,23 @@ def test_dashboard_reads_travels_in_time_and_updates_live(
         _wait_loaded(browser, "the MSS's events")
         newest_text = _text(browser, "#events li:first-child")
         assert "Mandate ended" in newest_text and f"Succeeded by {GSF}." in newest_text
+        # Its twelve newest of many, newest first (the last twelve of the ascending read), asked
+        # for in one newest-first read. (The live stream would fill in a wrong first list.)
+        at = [
+            int(li.get_attribute("data-position") or 0)
+            for li in browser.find_elements(By.CSS_SELECTOR, "#events li.event")
+        ]
+        asc = httpx.get(
+            f"{server.base_url}/v1/events",
+            params={"mission": "mss-haiti", "limit": 1000},
+            headers={"Authorization": f"Bearer {tokens['reader']}"},
+            timeout=10,
+        ).json()
+        assert asc["next"] is None and at == [e["position"] for e in asc["events"][-12:]][::-1]
+        asked = browser.execute_script(
+            "return performance.getEntriesByType('resource').map((entry) => entry.name)"
+        )
+        assert any("/v1/events?mission=mss-haiti&order=desc&limit=12" in u for u in asked), asked
         # The hint walks through the correction that stood longest: 400 -> 200, six months on
         # (the 168 -> 144 one was corrected within the minute).
         story = _text(browser, "#story")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from sitrep import logs
-from sitrep.cli import deadlines, readmodels, report, schema, serving, tokens, transfer
+from sitrep.cli import deadlines, readmodels, report, schema, send, serving, tokens, transfer
 
 __all__ = ["app", "main"]
 
@@ -66,6 +66,7 @@ app.command("export")(transfer.export_command)
 app.command("import")(transfer.import_command)
 app.command("verify")(transfer.verify_command)
 app.command("report")(report.report_command)
+app.command("send")(send.send_command)
 
 token_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
 token_app.command("create")(tokens.token_create)

@@ -28,9 +28,9 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 
 
-def _env(url: str) -> dict[str, str]:
+def _env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITREP_")}
-    env.update(SITREP_DATABASE_URL=url, SITREP_SCHEDULER_ENABLED="false")
+    env.update(SITREP_DATABASE_URL=url, SITREP_SCHEDULER_ENABLED="false", **extra)
     return env
 
 
@@ -53,13 +53,14 @@ class Server:
 
 
 @contextmanager
-def serving(url: str, cwd: Path) -> Iterator[Server]:
+def serving(url: str, cwd: Path, **env: str) -> Iterator[Server]:
+    """``sitrep serve`` on a free port over ``url``; ``env`` adds SITREP_* settings."""
     port = free_port()
     log = cwd / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(SITREP), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=_env(url),
+            env=_env(url, **env),
             cwd=cwd,  # keeps a developer's .env and ./sitrep.db out of the test
             stdout=out,
             stderr=subprocess.STDOUT,

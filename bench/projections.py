@@ -35,7 +35,10 @@ Two stores per backend, the same history shape: 10,000 events and N events.
   random past ``as_of`` known a month later; timeline weekly over one year. Measured on the
   10k store after an incremental ``catch_up`` and on the N store after the rebuild. Goals: p99
   under 20 ms at N and at most twice the 10k figure. One endpoint is also timed over HTTP
-  (in-process, httpx ``ASGITransport``) to show what the web layer adds.
+  (in-process, httpx ``ASGITransport``) to show what the web layer adds, in turn with a
+  baseline app over the same store that writes the answers with orjson instead of through the
+  response models and has no method middleware (the app before issue 15). Goal: p99 at most
+  1.10x the baseline's.
 * **checks**: each mission's totals at today/now against the generator's own bookkeeping
   (deployed, pledged, USD pledged/committed/deposited, ceiling, mandate status), and on the
   10k store the answers before and after a rebuild must be equal. A mismatch is a defect.
@@ -800,31 +803,74 @@ def answers(projector: Any, questions: list[Question]) -> list[Any]:
     return [[ask[name](q) for name in ask] for q in questions]
 
 
+def _baseline_app(store: Any, url: str) -> Any:
+    """The app as it answered before issue 15: answers written by orjson straight from the
+    projection's dict (not through the response models) and no method middleware (HEAD and
+    exact ``Allow``). The same store, the same routes otherwise: the same-run baseline."""
+    import orjson
+
+    from api import alerts, missions
+    from sitrep.app import MethodMiddleware, create_app
+
+    def plain(model: Any) -> Any:
+        del model
+        return orjson.dumps
+
+    real = missions.encoder, alerts.encoder
+    missions.encoder = alerts.encoder = plain  # read once, when the routers are built
+    try:
+        app = create_app(settings_for(url, public_reads=True, scheduler_enabled=False),
+                         store=store)  # fmt: skip
+    finally:
+        missions.encoder, alerts.encoder = real
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not MethodMiddleware]
+    return app
+
+
 def http_latency(store: Any, url: str, calls: int) -> dict[str, Any]:
-    """force-strength with defaults over HTTP, in-process (ASGITransport): the web layer's cost."""
+    """force-strength with defaults over HTTP, in-process (ASGITransport): the web layer's cost,
+    beside the baseline app (``_baseline_app``) called in turn with the same questions, so
+    both see the same machine."""
     import httpx
 
     from sitrep.app import create_app
 
     app = create_app(settings_for(url, public_reads=True, scheduler_enabled=False), store=store)
-    latency = Latency("force_strength (HTTP)", "default")
+    apps = {"current": app, "baseline": _baseline_app(store, url)}
+    latency = {name: Latency("force_strength (HTTP)", name) for name in apps}
 
     async def run() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        clients = {
+            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://b")
+            for name, a in apps.items()
+        }
+        try:
             rng = random.Random(SEED)
+            bodies: dict[str, bytes] = {}
             for i in range(calls + 3):
                 mission = rng.choice(MISSION_IDS)
-                t0 = time.perf_counter()
-                response = await client.get(f"/v1/missions/{mission}/force-strength")
-                elapsed = (time.perf_counter() - t0) * 1000
-                if response.status_code != 200:
-                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
-                if i >= 3:
-                    latency.ms.append(elapsed)
+                # Alternate which goes first, so neither always finds the caches warm.
+                order = list(clients) if i % 2 else list(reversed(clients))
+                for name in order:
+                    t0 = time.perf_counter()
+                    response = await clients[name].get(f"/v1/missions/{mission}/force-strength")
+                    elapsed = (time.perf_counter() - t0) * 1000
+                    if response.status_code != 200:
+                        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+                    bodies[name] = response.content
+                    if i >= 3:
+                        latency[name].ms.append(elapsed)
+                # The same bytes from both, but for the instant `known_at` says "now".
+                if bodies["current"].split(b'"known_at"')[0] != bodies["baseline"].split(
+                    b'"known_at"'
+                )[0]:
+                    raise RuntimeError("the response models changed the answer's bytes")
+        finally:
+            for client in clients.values():
+                await client.aclose()
 
     asyncio.run(run())
-    return latency.summary()
+    return {**latency["current"].summary(), "baseline": latency["baseline"].summary()}
 
 
 def worker_queries(
@@ -1033,6 +1079,11 @@ def print_rebuild(backend: str, found: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+#: What the response models (and the HEAD/Allow middleware) may add to force strength's p99
+#: over HTTP, against the same-run baseline app that writes the dicts with orjson (issue 15).
+MODEL_COST_GOAL = 1.10
+
+
 def verdicts(found: dict[str, Any]) -> list[dict[str, Any]]:
     """Every goal of one backend: name, value, goal text and PASS/MISS."""
     backend = found["backend"]
@@ -1065,6 +1116,12 @@ def verdicts(found: dict[str, Any]) -> list[dict[str, Any]]:
             f"<= {GROWTH_GOAL:.0f}x",
             None if growth is None else growth <= GROWTH_GOAL,
         )
+    http = found["queries"].get("http") or {}
+    base = (http.get("baseline") or {}).get("p99_ms")
+    cost = http["p99_ms"] / base if base and http.get("p99_ms") is not None else None
+    goal(f"{backend} force_strength HTTP p99 / baseline", cost,
+         "n/a" if cost is None else f"{cost:.2f}x", f"<= {MODEL_COST_GOAL:.2f}x",
+         None if cost is None else cost <= MODEL_COST_GOAL)  # fmt: skip
     return goals
 
 
@@ -1095,6 +1152,10 @@ def print_backend(found: dict[str, Any]) -> None:
         if h:
             print(row.format(f"{h['model']} @{label}", h["calls"], fmt_ms(h["p50_ms"]),
                              fmt_ms(h["p99_ms"]), fmt_ms(h["max_ms"]), "", "", "", ""))  # fmt: skip
+            b = h.get("baseline")
+            if b:
+                print(row.format(f"  baseline @{label}", b["calls"], fmt_ms(b["p50_ms"]),
+                                 fmt_ms(b["p99_ms"]), fmt_ms(b["max_ms"]), *[""] * 4))  # fmt: skip
     for label, q in (("10k", found["queries_small"]), ("N", found["queries"])):
         if "error" in q:
             print(f"  queries at {label}: FAILED ({q['error']})")

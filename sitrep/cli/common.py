@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 from collections.abc import Iterator
+from typing import IO
 
 import psycopg
 import pydantic
@@ -143,6 +145,29 @@ def opened_store(settings: Settings) -> Iterator[EventStore]:
             store.recorder.close()
     finally:
         engine.dispose()
+
+
+#: The FILE argument that means standard input (or output).
+STDIO = "-"
+
+
+@contextlib.contextmanager
+def opened(file: str) -> Iterator[IO[bytes]]:
+    """``file`` opened for reading as bytes (``-``: standard input); a missing or unreadable
+    file is a :class:`Failure` naming it."""
+    if file == STDIO:
+        yield sys.stdin.buffer
+        return
+    try:
+        source = open(file, "rb")  # noqa: SIM115 - closed below
+    except IsADirectoryError:
+        raise Failure(f"{file} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise Failure(f"{file}: no such file") from None
+    except OSError as exc:
+        raise Failure(f"cannot read {file}: {exc.strerror or exc}") from None
+    with source:
+        yield source
 
 
 def plural(count: int, noun: str) -> str:

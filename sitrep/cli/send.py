@@ -14,7 +14,7 @@ import pydantic
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from sitrep.cli.common import Failure, first_line, plural, reported
+from sitrep.cli.common import STDIO, Failure, first_line, opened, plural, reported
 from sitrep.client import ApiProblem, Client
 from sitrep.outbox import (
     BATCH_SIZE,
@@ -29,7 +29,7 @@ from sitrep.outbox import (
     locked,
 )
 
-STDIN = "-"
+STDIN = STDIO
 #: How long a server keeps an Idempotency-Key at least (CONTRACT §2).
 KEYS_KEPT = timedelta(hours=24)
 #: Queued events ``--status`` lists one by one; the rest are counted.
@@ -164,14 +164,8 @@ def _checked_url(url: str | None) -> str:
 
 def _read_events(file: str) -> list[tuple[dict[str, Any], str]]:
     name = "stdin" if file == STDIN else file
-    try:
-        raw = sys.stdin.buffer.read() if file == STDIN else Path(file).read_bytes()
-    except IsADirectoryError:
-        raise Failure(f"{file} is a directory, not a file") from None
-    except FileNotFoundError:
-        raise Failure(f"{file}: no such file") from None
-    except OSError as exc:
-        raise Failure(f"cannot read {file}: {exc.strerror or exc}") from None
+    with opened(file) as source:
+        raw = source.read()
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:

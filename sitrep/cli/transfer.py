@@ -19,9 +19,17 @@ from events.envelope import format_instant
 from events.errors import FieldError, InvalidEvent, SitrepError, StoreUnavailable
 from events.store import EventStore, Preserved
 from events.transfer import read_jsonl, write_jsonl
-from sitrep.cli.common import Failure, first_line, load_settings, opened_store, plural, reported
+from sitrep.cli.common import (
+    STDIO,
+    Failure,
+    first_line,
+    load_settings,
+    opened,
+    opened_store,
+    plural,
+    reported,
+)
 
-STDIO = "-"
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
 #: How far ahead of this machine's clock an imported ``recorded_at`` may be.
 CLOCK_SKEW = timedelta(minutes=1)
@@ -98,7 +106,7 @@ def import_command(
     """Import exported events, keeping their ids; all or nothing, and idempotent."""
     with reported():
         settings = load_settings()
-        with reported(settings), _opened(file) as source, opened_store(settings) as store:
+        with reported(settings), opened(file) as source, opened_store(settings) as store:
             reading = _Reading(source)
             try:
                 report = store.import_events(reading.items(store))
@@ -107,21 +115,6 @@ def import_command(
     typer.echo(f"imported {report.imported}, skipped {report.skipped} (already present)")
 
 
-@contextlib.contextmanager
-def _opened(file: str) -> Iterator[IO[bytes]]:
-    if file == STDIO:
-        yield sys.stdin.buffer
-        return
-    try:
-        source = open(file, "rb")  # noqa: SIM115 - closed below
-    except IsADirectoryError:
-        raise Failure(f"{file} is a directory, not a file") from None
-    except FileNotFoundError:
-        raise Failure(f"{file}: no such file") from None
-    except OSError as exc:
-        raise Failure(f"cannot read {file}: {exc.strerror or exc}") from None
-    with source:
-        yield source
 
 
 class _Reading:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -17,9 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, select
 
 from events import catalogue, codes, personnel, schema
-from events.envelope import GENESIS_HASH, RecordedEvent, canonical_json, chain_hash
+from events.context import AppendContext, Clock, RegisteredMissions
+from events.envelope import RecordedEvent, canonical_json
 from events.errors import (
-    ConflictingImport,
     EventNotFound,
     FieldError,
     IdempotencyKeyReused,
@@ -27,14 +27,12 @@ from events.errors import (
     StreamNotFound,
 )
 from events.recorders import Recorder, WriteTx, recorder_for
-from events.transaction import AppendTransaction
+from events.transaction import AppendTransaction, Guard
+from events.transaction import Preserved as Preserved  # re-exported: callers import it here
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-Clock = Callable[[], datetime]
-#: Called for each event once its named event is resolved: (event, effective type, effective data).
-Guard = Callable[[Any, str, dict[str, Any]], None]
 
 
 def utcnow() -> datetime:
@@ -51,31 +49,6 @@ class AppendResult:
 class Page:
     events: list[RecordedEvent]
     next: int | None
-
-
-@dataclass(frozen=True)
-class Preserved:
-    """Server-assigned fields an import keeps from the exported file."""
-
-    id: str
-    recorded_at: datetime
-    recorded_by: str
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    checked: int
-    head_position: int | None
-    head_hash: str | None
-    first_bad_position: int | None = None
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    imported: int
-    skipped: int
 
 
 class EventStore:
@@ -96,10 +69,19 @@ class EventStore:
         self.clock = clock
         self.donor_organisations = tuple(donor_organisations or codes.DEFAULT_DONOR_ORGANISATIONS)
         self.idempotency_retention = idempotency_retention
-        # Registration can be corrected but never retracted, so a positive answer never goes stale.
-        self._registered: set[str] = set()
+        self._registered = RegisteredMissions()
         self._last_purge: datetime | None = None
         self.balances = personnel.BalanceCache()
+
+    def close(self) -> None:
+        """Release the recorder's resources and the engine's connections (the store is done)."""
+        self.recorder.close()
+        self.engine.dispose()
+
+    def append_context(self) -> AppendContext:
+        """What a transaction reads from this store: its clock, settings and caches as of now."""
+        # Built per transaction, not once: the demo loader swaps ``clock`` between appends.
+        return AppendContext(self.clock, self.donor_organisations, self._registered, self.balances)
 
     # --- writing -----------------------------------------------------------------------
 
@@ -131,7 +113,7 @@ class EventStore:
                 replay = self._replay(tx, key_scope, idempotency_key, request_hash)
                 if replay is not None:
                     return AppendResult(replay, replayed=True)
-            writer = AppendTransaction(self, tx)
+            writer = AppendTransaction(self.append_context(), tx)
             for index, event in enumerate(events):
                 try:
                     writer.add(event, recorded_by=recorded_by, guard=guard)
@@ -147,34 +129,8 @@ class EventStore:
         self.balances.publish(writer.committed_balances())  # committed now
         for event in recorded:
             if event.type == "MissionRegistered":
-                self._registered.add(event.mission)
+                self._registered.remember(event.mission)
         return AppendResult(recorded)
-
-    def import_events(
-        self, items: Iterable[tuple[Any, Preserved]], *, chunk: int = 500
-    ) -> ImportReport:
-        """Append exported events keeping their ids, ``recorded_at`` and ``recorded_by``.
-
-        Every event passes the same rules as over the API; an id already stored with the same
-        content is skipped, so importing a file twice changes nothing. All or nothing.
-        """
-        imported = skipped = 0
-        with self.recorder.write() as tx:
-            writer = AppendTransaction(self, tx)
-            for event, kept in items:
-                existing = writer.lookup(kept.id)
-                if existing is not None:
-                    if not _same_content(existing, event, kept):
-                        raise ConflictingImport(kept.id)
-                    skipped += 1
-                    continue
-                writer.add(event, recorded_by=kept.recorded_by, preserved=kept)
-                imported += 1
-                if len(writer.pending) >= chunk:
-                    writer.flush()
-            writer.flush()
-        self.balances.publish(writer.committed_balances())
-        return ImportReport(imported, skipped)
 
     def _replay(
         self, tx: WriteTx, scope: str, key: str, request_hash: str
@@ -271,12 +227,12 @@ class EventStore:
         return found
 
     def is_registered(self, mission: str) -> bool:
-        if mission in self._registered:
+        if self._registered.known(mission):
             return True
         with self.recorder.read() as conn:
             found = _registered(conn, mission)
         if found:
-            self._registered.add(mission)
+            self._registered.remember(mission)
         return found
 
     def head(self) -> tuple[int, str] | None:
@@ -296,52 +252,6 @@ class EventStore:
             if page.next is None:
                 return
             after = page.next
-
-    def verify(self, *, expected_head: str | None = None) -> VerifyReport:
-        """Recompute the hash chain; name the first position where it breaks.
-
-        ``expected_head`` is a hash anchored elsewhere earlier: the chain must still pass through
-        it (events appended since are fine), else the newest events were lost.
-        """
-        previous, last_position, checked = GENESIS_HASH, 0, 0
-        anchored = expected_head is None
-        versions: dict[str, int] = {}
-        for event in self.iter_events():
-            checked += 1
-            problem, bad_at = None, event.position
-            if event.position != last_position + 1:
-                problem = f"event at position {last_position + 1} is missing"
-                bad_at = last_position + 1
-            elif event.version != versions.get(event.stream, 0) + 1:
-                problem = (
-                    f"stream {event.stream} jumps from version {versions.get(event.stream, 0)} "
-                    f"to {event.version}"
-                )
-            elif chain_hash(previous, event.envelope()) != event.hash:
-                problem = "the stored hash does not match the event's content and its predecessor"
-            if problem is not None:
-                return VerifyReport(
-                    False,
-                    checked,
-                    last_position or None,
-                    previous or None,
-                    first_bad_position=bad_at,
-                    problem=problem,
-                )
-            previous, last_position = event.hash, event.position
-            versions[event.stream] = event.version
-            anchored = anchored or event.hash == expected_head
-        if not anchored:
-            return VerifyReport(
-                False,
-                checked,
-                last_position or None,
-                previous or None,
-                first_bad_position=last_position + 1,
-                problem=f"the anchored head {expected_head} is not in the chain, which ends at "
-                f"position {last_position}: events after it were lost or the anchor is wrong",
-            )
-        return VerifyReport(True, checked, last_position or None, previous or None)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -363,14 +273,3 @@ def _registered(conn: Connection, mission: str) -> bool:
 def _request_hash(events: Sequence[Any], batch: bool) -> str:
     body = [e.model_dump(mode="json", exclude_none=True) for e in events]
     return hashlib.sha256(canonical_json({"batch": batch, "events": body}).encode()).hexdigest()
-
-
-def _same_content(existing: RecordedEvent, event: Any, kept: Preserved) -> bool:
-    return (
-        existing.type == event.type
-        and existing.mission == event.mission
-        and existing.occurred_on == event.occurred_on
-        and existing.recorded_by == kept.recorded_by
-        and existing.recorded_at == kept.recorded_at
-        and existing.data == event.data.model_dump(mode="json", exclude_none=True)
-    )

@@ -7,12 +7,14 @@ one batch see each other and each thing is read at most once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from events import catalogue, personnel, rules
 from events.catalogue import AMENDMENT_TYPES, CATALOGUE, SCHEMA_VERSION
+from events.context import AppendContext
 from events.envelope import GENESIS_HASH, RecordedEvent, chain_hash, format_instant
 from events.errors import (
     EventNotFound,
@@ -25,13 +27,22 @@ from events.errors import (
 from events.ids import new_event_id
 from events.recorders import WriteTx
 
-if TYPE_CHECKING:
-    from events.store import EventStore, Guard, Preserved
+#: Called for each event once its named event is resolved: (event, effective type, effective data).
+Guard = Callable[[Any, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Preserved:
+    """Server-assigned fields an import keeps from the exported file."""
+
+    id: str
+    recorded_at: datetime
+    recorded_by: str
 
 
 @dataclass
 class AppendTransaction:
-    store: EventStore
+    context: AppendContext
     tx: WriteTx
     pending: list[RecordedEvent] = field(default_factory=list)
     recorded: list[RecordedEvent] = field(default_factory=list)
@@ -50,10 +61,10 @@ class AppendTransaction:
 
     def __post_init__(self) -> None:
         self.ledger = personnel.PersonnelLedger(
-            self.tx, self.store.balances, self._committed_version
+            self.tx, self.context.balances, self._committed_version
         )
         head = self.tx.head()
-        now = self.store.clock()
+        now = self.context.clock()
         # The latest date a fact may carry (CONTRACT §3): today on the server's clock, plus a
         # day for a liaison whose evening is already tomorrow in UTC. From the clock, not from
         # recorded_at, which a clock set back never lets fall.
@@ -191,7 +202,7 @@ class AppendTransaction:
         return found[0] if found else None
 
     def _registered(self, mission: str) -> bool:
-        if mission in self.store._registered:
+        if self.context.registered.known(mission):
             return True
         # MissionRegistered is always version 1 of its stream: nothing else may precede it.
         return self._version(catalogue.mission_stream(mission)) > 0
@@ -253,7 +264,9 @@ class AppendTransaction:
             "data": event.data.data,
         }
         try:
-            model = catalogue.parse_event(body, donor_organisations=self.store.donor_organisations)
+            model = catalogue.parse_event(
+                body, donor_organisations=self.context.donor_organisations
+            )
         except InvalidEvent as exc:
             raise InvalidEvent(
                 [

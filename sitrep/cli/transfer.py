@@ -18,7 +18,8 @@ import typer
 from events.envelope import format_instant
 from events.errors import FieldError, InvalidEvent, SitrepError, StoreUnavailable
 from events.store import EventStore, Preserved
-from events.transfer import read_jsonl, write_jsonl
+from events.transfer import import_events, read_jsonl, write_jsonl
+from events.verify import verify
 from sitrep.cli.common import (
     STDIO,
     Failure,
@@ -109,7 +110,7 @@ def import_command(
         with reported(settings), opened(file) as source, opened_store(settings) as store:
             reading = _Reading(source)
             try:
-                report = store.import_events(reading.items(store))
+                report = import_events(store, reading.items(store))
             except SitrepError as exc:
                 raise reading.locate(exc) from None
     typer.echo(f"imported {report.imported}, skipped {report.skipped} (already present)")
@@ -191,7 +192,7 @@ def verify_command(
     with reported():
         settings = load_settings()
         with reported(settings), opened_store(settings) as store:
-            report = store.verify(expected_head=expected)
+            report = verify(store, expected_head=expected)
     if report.head_position is None or not report.head_hash:
         shown_head = "empty store" if report.ok else "no intact event"
     else:

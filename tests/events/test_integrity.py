@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from events.store import EventStore
+from events.verify import verify
 from sitrep.database import open_store
 from tests.conftest import append, arrived, make_settings, registered
 
@@ -44,8 +45,8 @@ def filled(store: EventStore) -> EventStore:
 def test_database_refuses_update_and_delete(filled: EventStore, sql: str) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         run(filled.engine, sql)
-    assert filled.verify().ok
-    assert filled.verify().checked == 6
+    assert verify(filled).ok
+    assert verify(filled).checked == 6
 
 
 def test_postgres_refuses_truncate(postgres_url: str) -> None:
@@ -53,17 +54,17 @@ def test_postgres_refuses_truncate(postgres_url: str) -> None:
     append(store, registered())
     with pytest.raises(DBAPIError, match="append-only"):
         run(store.engine, "TRUNCATE events")
-    assert store.verify().checked == 1
+    assert verify(store).checked == 1
     store.engine.dispose()
 
 
 def test_verify_reports_head_of_an_intact_chain(filled: EventStore) -> None:
-    report = filled.verify()
+    report = verify(filled)
     head = filled.head()
     assert report.ok and report.checked == 6
     assert head is not None
     assert (report.head_position, report.head_hash) == head
-    assert filled.verify(expected_head=head[1]).ok
+    assert verify(filled, expected_head=head[1]).ok
 
 
 def test_verify_catches_a_changed_row(filled: EventStore) -> None:
@@ -71,7 +72,7 @@ def test_verify_catches_a_changed_row(filled: EventStore) -> None:
     data = '\'{"country": "KEN", "personnel": 999, "category": "police"}\''
     cast = "" if filled.engine.dialect.name == "sqlite" else "::jsonb"
     run(filled.engine, f"UPDATE events SET data = {data}{cast} WHERE position = 3")
-    report = filled.verify()
+    report = verify(filled)
     assert not report.ok
     assert report.first_bad_position == 3
     assert report.head_position == 2
@@ -80,13 +81,13 @@ def test_verify_catches_a_changed_row(filled: EventStore) -> None:
 def test_verify_catches_a_changed_timestamp(filled: EventStore) -> None:
     drop_guards(filled.engine)
     run(filled.engine, "UPDATE events SET recorded_by = 'someone-else' WHERE position = 5")
-    assert filled.verify().first_bad_position == 5
+    assert verify(filled).first_bad_position == 5
 
 
 def test_verify_catches_a_removed_row(filled: EventStore) -> None:
     drop_guards(filled.engine)
     run(filled.engine, "DELETE FROM events WHERE position = 4")
-    report = filled.verify()
+    report = verify(filled)
     assert not report.ok
     assert report.first_bad_position == 4
     assert "missing" in (report.problem or "")
@@ -98,7 +99,7 @@ def test_verify_catches_reordered_rows(filled: EventStore) -> None:
     run(filled.engine, "UPDATE events SET position = -3 WHERE position = 3")
     run(filled.engine, "UPDATE events SET position = 3 WHERE position = 4")
     run(filled.engine, "UPDATE events SET position = 4 WHERE position = -3")
-    report = filled.verify()
+    report = verify(filled)
     assert not report.ok
     assert report.first_bad_position == 3
 
@@ -107,8 +108,8 @@ def test_an_anchored_head_stays_valid_as_the_chain_grows(filled: EventStore) -> 
     head = filled.head()
     assert head is not None
     append(filled, arrived(7))
-    assert filled.verify(expected_head=head[1]).ok
-    assert not filled.verify(expected_head="0" * 64).ok
+    assert verify(filled, expected_head=head[1]).ok
+    assert not verify(filled, expected_head="0" * 64).ok
 
 
 def test_head_catches_loss_of_the_newest_events(filled: EventStore) -> None:
@@ -116,7 +117,7 @@ def test_head_catches_loss_of_the_newest_events(filled: EventStore) -> None:
     assert head is not None
     drop_guards(filled.engine)
     run(filled.engine, "DELETE FROM events WHERE position = 6")
-    assert filled.verify().ok  # the remaining chain is intact ...
-    report = filled.verify(expected_head=head[1])
+    assert verify(filled).ok  # the remaining chain is intact ...
+    report = verify(filled, expected_head=head[1])
     assert not report.ok  # ... but it no longer ends where it was anchored
     assert report.first_bad_position == 6

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from events.errors import ConflictingImport, InvalidEvent, RuleViolation
 from events.store import EventStore
-from events.transfer import read_jsonl, write_jsonl
+from events.transfer import import_events, read_jsonl, write_jsonl
+from events.verify import verify
 from sitrep.database import open_store
 from tests.conftest import (
     Clock,
@@ -38,7 +39,7 @@ def export(store: EventStore) -> str:
 
 
 def import_text(store: EventStore, text: str) -> Any:
-    return store.import_events(read_jsonl(io.StringIO(text), store))
+    return import_events(store, read_jsonl(io.StringIO(text), store))
 
 
 def fill(store: EventStore, clock: Clock) -> None:
@@ -64,7 +65,7 @@ def test_export_import_keeps_ids_order_and_hashes(
     assert (report.imported, report.skipped) == (8, 0)
     assert export(target) == text
     assert target.head() == store.head()
-    assert target.verify().ok
+    assert verify(target).ok
     again = import_text(target, text)
     assert (again.imported, again.skipped) == (0, 8)
     assert export(target) == text
@@ -145,6 +146,6 @@ def test_any_valid_sequence_round_trips(bodies: list[dict[str, Any]]) -> None:
         text = export(source)
         import_text(target, text)
         assert export(target) == text
-        assert target.verify().ok
+        assert verify(target).ok
         source.engine.dispose()
         target.engine.dispose()

@@ -6,15 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import ReaderDep, StoreDep
-from api.openapi import problems
+from api.deps import ReaderDep, StoreDep, registered_mission
+from api.openapi import READ_PROBLEMS
 from api.read_schemas import encoder
 from api.schemas import AlertList
-from events.errors import MissionNotFound
 from events.fields import MISSION_PATTERN
 from projections import alerts
-
-READ_PROBLEMS = problems(401, 404, 422, 503)
 
 
 def create_router() -> APIRouter:
@@ -36,8 +33,8 @@ def create_router() -> APIRouter:
     ) -> Response:
         """Every standing flag in recorded order; `deliveries` has one entry per webhook URL
         (empty until the dispatcher has queued the flag, or when no webhook is configured)."""
-        if mission is not None and not store.is_registered(mission):
-            raise MissionNotFound(mission)
+        if mission is not None:
+            registered_mission(store, mission)
         body = {"alerts": alerts.listing(store, mission)}
         return Response(encode(body), media_type="application/json")
 

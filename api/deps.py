@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from api.auth import Authenticator
 from api.errors import ClientGone, MalformedBody, PayloadTooLarge, UnsupportedMediaType
 from api.tokens import Principal
+from events.errors import MissionNotFound
 from events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,15 @@ async def reader(request: Request, credentials: Credentials) -> Principal | None
     if credentials is None and get_config(request).public_reads:
         return None
     return await _principal(request, credentials)
+
+
+def registered_mission(store: EventStore, mission: str) -> str:
+    """``mission``, or :class:`MissionNotFound` (a 404) when no such mission is registered."""
+    # A call in the route, not a dependency: each route keeps its order of checks (a bad
+    # query parameter is a 422 before an unknown mission is a 404).
+    if not store.is_registered(mission):
+        raise MissionNotFound(mission)
+    return mission
 
 
 StoreDep = Annotated[EventStore, Depends(get_store)]

@@ -15,11 +15,19 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import auth
-from api.deps import BATCH_LIMIT, ONE_EVENT_LIMIT, ReaderDep, StoreDep, WriterDep, read_json
+from api.deps import (
+    BATCH_LIMIT,
+    ONE_EVENT_LIMIT,
+    ReaderDep,
+    StoreDep,
+    WriterDep,
+    read_json,
+    registered_mission,
+)
 from api.errors import InvalidRequest
 from api.examples import EXAMPLES, openapi_examples
 from api.metrics import Metrics
-from api.openapi import BATCH, NEW_EVENT, problems
+from api.openapi import BATCH, NEW_EVENT, READ_PROBLEMS, WRITE_PROBLEMS
 from api.schemas import EventBatchPublic, EventPage, EventPublic, StreamPublic, event_json
 from api.tokens import Principal
 from events.catalogue import EVENT_TYPES
@@ -27,11 +35,10 @@ from events.errors import (
     EventNotFound,
     FieldError,
     InvalidEvent,
-    MissionNotFound,
     StreamNotFound,
 )
 from events.fields import MISSION_PATTERN
-from events.store import AppendResult, EventStore
+from events.store import MAX_BATCH, AppendResult, EventStore
 
 IdempotencyKey = Annotated[
     str | None,
@@ -50,8 +57,8 @@ EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 STREAM_PATTERN = r"^(mission|alerts|contingent|funding):[a-z0-9][a-z0-9-]{1,31}(:[A-Z0-9]{2,16})?$"
 
-WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 415, 422, 503)
-READ_PROBLEMS = problems(401, 404, 422, 503)
+#: Most events one page of ``GET /v1/events`` holds (a batch's limit is ``MAX_BATCH``).
+MAX_PAGE = 1000
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -135,7 +142,7 @@ def create_router() -> APIRouter:
     @router.post(
         "/events/batch",
         status_code=201,
-        summary="Append 1 to 1000 events, all or none",
+        summary=f"Append 1 to {MAX_BATCH} events, all or none",
         response_model=EventBatchPublic,
         responses=WRITE_PROBLEMS,
         openapi_extra={
@@ -178,7 +185,7 @@ def create_router() -> APIRouter:
                 description="the position to read after (default 0); only with `order=asc`",
             ),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
         mission: Annotated[str | None, Query(pattern=MISSION_PATTERN)] = None,
         type: Annotated[EventType | None, Query()] = None,
         stream: Annotated[str | None, Query(max_length=80, pattern=STREAM_PATTERN)] = None,
@@ -208,8 +215,8 @@ def create_router() -> APIRouter:
             raise InvalidRequest(
                 [FieldError("query.before", "only allowed with order=desc: page on with `after`")]
             )
-        if mission is not None and not store.is_registered(mission):
-            raise MissionNotFound(mission)
+        if mission is not None:
+            registered_mission(store, mission)
         page = store.read(
             after=after or 0, before=before, limit=limit, mission=mission, type=type,
             stream=stream, order=order,
@@ -250,8 +257,8 @@ def _parse_batch(store: EventStore, body: Any) -> list[Any]:
     if not isinstance(body, dict) or set(body) != {"events"}:
         raise InvalidEvent([FieldError("events", 'the body must be {"events": [ ... ]}')])
     raw = body["events"]
-    if not isinstance(raw, list) or not 1 <= len(raw) <= 1000:
-        raise InvalidEvent([FieldError("events", "must be a list of 1 to 1000 events")])
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BATCH:
+        raise InvalidEvent([FieldError("events", f"must be a list of 1 to {MAX_BATCH} events")])
     events, errors = [], []
     for index, item in enumerate(raw):
         try:

@@ -15,11 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep, StoreDep, registered_mission
 from api.missions import AsOf, AsOfModel, KnownAt, MissionPath, answer, instant_of, now_of
-from api.openapi import problems
+from api.openapi import READ_PROBLEMS
 from events.codes import country_name
-from events.errors import MissionNotFound
 from projections import force_strength, funding
 
 # (header, HXL hashtag) per column. HXL 1.1 has core hashtags for countries (#country),
@@ -103,7 +102,7 @@ CSV_RESPONSE = {
         "description": "CSV (RFC 4180, UTF-8): a header row, an HXL hashtag row, then the data.",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     },
-    **problems(401, 404, 422, 503),
+    **READ_PROBLEMS,
 }
 
 
@@ -121,8 +120,7 @@ def create_router() -> APIRouter:
             as_of: AsOf = None, known_at: KnownAt = None,
         ) -> Response:  # fmt: skip
             # The JSON routes' defaults and parsing: both answer the same question alike.
-            if not store.is_registered(mission):
-                raise MissionNotFound(mission)
+            registered_mission(store, mission)
             day: date = as_of or now_of(request).date()
             at = instant_of(known_at, request)
             filename = f"{mission}-{name}-{day.isoformat()}.csv"

@@ -17,9 +17,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, WithJsonSchema
 from sqlalchemy import Connection
 
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep, StoreDep, registered_mission
 from api.errors import InvalidRequest
-from api.openapi import problems
+from api.openapi import READ_PROBLEMS
 from api.read_schemas import (
     KNOWN_AT_SCHEMA,
     ForceStrengthPublic,
@@ -33,12 +33,10 @@ from api.read_schemas import (
 from api.report_schemas import CountryReports, DonorReports
 from api.schemas import event_json
 from events.envelope import parse_instant
-from events.errors import FieldError, MissionNotFound, StreamNotFound
+from events.errors import FieldError, StreamNotFound
 from events.fields import MISSION_PATTERN
 from projections import force_strength, funding, mandate, missions, provenance, timeline
 from projections.runner import Projector
-
-READ_PROBLEMS = problems(401, 404, 422, 503)
 
 MissionPath = Annotated[str, Path(pattern=MISSION_PATTERN)]
 AsOf = Annotated[QueryDay | None, Query(description="the date asked about; default today (UTC)")]
@@ -100,9 +98,7 @@ class AsOfModel(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def _as_of_route(
-    model: AsOfModel, public: type[BaseModel], registered: Callable[[Any, str], None]
-) -> Callable[..., Response]:
+def _as_of_route(model: AsOfModel, public: type[BaseModel]) -> Callable[..., Response]:
     """The route of a read model asked with ``as_of`` and ``known_at``, answered through
     its response model ``public``."""
     encode = encoder(public)
@@ -111,7 +107,7 @@ def _as_of_route(
         request: Request, store: StoreDep, _: ReaderDep, mission: MissionPath,
         as_of: AsOf = None, known_at: KnownAt = None,
     ) -> Response:  # fmt: skip
-        registered(store, mission)
+        registered_mission(store, mission)
         day, at = as_of or now_of(request).date(), instant_of(known_at, request)
         return answer(
             request, {"as_of": day, "known_at": known_at},
@@ -123,10 +119,6 @@ def _as_of_route(
 
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["missions"])
-
-    def registered(store: Any, mission: str) -> None:
-        if not store.is_registered(mission):
-            raise MissionNotFound(mission)
 
     encode_missions, encode_timeline = encoder(MissionList), encoder(TimelinePublic)
 
@@ -154,7 +146,7 @@ def create_router() -> APIRouter:
     ):  # fmt: skip
         router.add_api_route(
             f"/missions/{{mission}}/{name}",
-            _as_of_route(model, public, registered),
+            _as_of_route(model, public),
             methods=["GET"],
             name=f"get_{name.replace('-', '_')}",
             summary=summary,
@@ -175,7 +167,7 @@ def create_router() -> APIRouter:
         interval: Annotated[timeline.Interval, Query()] = "week",
         known_at: KnownAt = None,
     ) -> Response:  # fmt: skip
-        registered(store, mission)
+        registered_mission(store, mission)
         end = to or now_of(request).date()
         start = from_ or (
             end - timedelta(days=365) if end > date.min + timedelta(days=365) else date.min
@@ -195,9 +187,8 @@ def create_router() -> APIRouter:
         )  # fmt: skip
 
     strength_of = _provenance(force_strength, "contingent", provenance.CONTINGENT_TYPES,
-                              "country", _no_strength, registered)  # fmt: skip
-    funds_of = _provenance(funding, "funding", provenance.FUNDS_TYPES, "donor", _no_funds,
-                           registered)  # fmt: skip
+                              "country", _no_strength)  # fmt: skip
+    funds_of = _provenance(funding, "funding", provenance.FUNDS_TYPES, "donor", _no_funds)
 
     @router.get(
         "/missions/{mission}/force-strength/{country}",
@@ -240,7 +231,7 @@ def _no_funds(code: str) -> dict[str, Any]:
 
 def _provenance(
     model: AsOfModel, kind: str, types: frozenset[str], field: str,
-    empty: Callable[[str], dict[str, Any]], registered: Callable[[Any, str], None],
+    empty: Callable[[str], dict[str, Any]],
 ) -> Callable[..., Response]:  # fmt: skip
     """The answer of one country's or donor's entry with the effective reports behind it."""
     listed = "by_country" if field == "country" else "by_donor"
@@ -249,7 +240,7 @@ def _provenance(
         request: Request, store: Any, mission: str, code: str, as_of: date | None,
         known_at: str | None,
     ) -> Response:  # fmt: skip
-        registered(store, mission)
+        registered_mission(store, mission)
         day, at = as_of or now_of(request).date(), instant_of(known_at, request)
         stream = f"{kind}:{mission}:{code}"
         if not CODE.match(code):

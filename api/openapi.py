@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from api import deps
 from api.errors import PROBLEM_JSON, Problem, flat_routes
 from events.catalogue import NewEvent
+from events.store import MAX_BATCH
 
 _REF = "#/components/schemas/{model}"
 
@@ -31,7 +32,7 @@ BATCH = {
     "required": ["events"],
     "additionalProperties": False,
     "properties": {
-        "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": NEW_EVENT}
+        "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": NEW_EVENT}
     },
 }
 
@@ -58,6 +59,10 @@ _DESCRIPTIONS = {
     422: "Schema or rule violation, or a reused Idempotency-Key",
     503: "Database unavailable; retry with the same Idempotency-Key",
 }
+
+#: What a read may answer besides its data, and what an append may.
+READ_PROBLEMS = problems(401, 404, 422, 503)
+WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 415, 422, 503)
 
 
 #: Swagger UI's files as the pinned ``fastapi-offline`` ships them, so /docs needs no CDN.

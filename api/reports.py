@@ -20,12 +20,13 @@ from fastapi import APIRouter, Query, Request, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep, StoreDep, registered_mission
 from api.errors import InvalidRequest
-from api.missions import READ_PROBLEMS, KnownAt, MissionPath, answer, instant_of, now_of
+from api.missions import KnownAt, MissionPath, answer, instant_of, now_of
+from api.openapi import READ_PROBLEMS
 from api.read_schemas import QueryDay
 from api.report_schemas import ReportPublic
-from events.errors import FieldError, MissionNotFound
+from events.errors import FieldError
 from events.store import EventStore
 from projections import report
 from projections.runner import Projector
@@ -56,8 +57,7 @@ def compute(
 ) -> dict[str, Any]:  # fmt: skip
     """The situation report of CONTRACT §4 (from=start, to=end) as its JSON dict."""
     window(start, end, end)
-    if not store.is_registered(mission):
-        raise MissionNotFound(mission)
+    registered_mission(store, mission)
     return projector.query(
         lambda conn, g: report.build(conn, g, mission, start, end, known_at, store.recorder)
     )
@@ -266,8 +266,7 @@ def create_router() -> APIRouter:
         ) -> Response:  # fmt: skip
             start, end = window(from_, to, now_of(request).date())
             at = instant_of(known_at, request)
-            if not store.is_registered(mission):
-                raise MissionNotFound(mission)
+            registered_mission(store, mission)
 
             def read(conn: Any, g: int) -> dict[str, Any]:
                 return report.build(conn, g, mission, start, end, at, store.recorder)

@@ -32,12 +32,12 @@ from sse_starlette.sse import SendTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from api.deps import ReaderDep, StoreDep
+from api.deps import ReaderDep, StoreDep, registered_mission
 from api.errors import MalformedHeader, TooManyEventStreams
 from api.openapi import problems
 from api.schemas import event_json
 from events.envelope import RecordedEvent
-from events.errors import FieldError, MissionNotFound, StoreUnavailable
+from events.errors import FieldError, StoreUnavailable
 from events.fields import MISSION_PATTERN
 from events.store import EventStore
 
@@ -272,8 +272,8 @@ def create_router(*, max_streams: int = 500, send_timeout: float = 30.0) -> APIR
         # pass the check; the response gives the slot back when it ends.
         tail.admit(max_streams)
         try:
-            if mission is not None and not await run_in_threadpool(store.is_registered, mission):
-                raise MissionNotFound(mission)
+            if mission is not None:
+                await run_in_threadpool(registered_mission, store, mission)
             if start is None:
                 start = await tail.head(store, fresh=True)
         except BaseException:

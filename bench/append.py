@@ -264,8 +264,7 @@ def sitrep_measure(backend: str, batch: bool) -> Measure:
                     check_synchronous("sitrep", writer, scratch.synchronous)
             return Timed(n, seconds)
         finally:
-            store.recorder.close()
-            store.engine.dispose()
+            store.close()
 
     return measure
 

@@ -613,8 +613,7 @@ def worker_generate(url: str, events: int, expected_path: Path) -> dict[str, Any
             "append_seconds": append_s, "by_type": counts,
         }  # fmt: skip
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 def sqlite_path(url: str) -> str:
@@ -688,8 +687,7 @@ def worker_rebuild(url: str) -> dict[str, Any]:
             "rows": table_counts(store.engine),
         }  # fmt: skip
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 # --- query latency ---
@@ -927,8 +925,7 @@ def worker_queries(
             "rebuild_consistent": rebuild_consistent, "rows": table_counts(store.engine),
         }  # fmt: skip
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 def run_worker(args: argparse.Namespace) -> int:

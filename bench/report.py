@@ -402,8 +402,7 @@ def worker_measure(url: str, end: date, quick: bool) -> dict[str, Any]:
             "known_after_days": BATCH_LAG["days"] + 1,
         }
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 # --- stores -----------------------------------------------------------------------------------

@@ -199,8 +199,7 @@ def in_process(backend: str, arrivals: int, singles: int) -> tuple[float, float]
                     "ContingentDeparted", arrivals + singles
                 )
             finally:
-                store.recorder.close()
-                store.engine.dispose()
+                store.close()
         finally:
             if schema:
                 drop_schema(schema)

@@ -200,8 +200,7 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown()
-            store.recorder.close()
-            store.engine.dispose()
+            store.close()
 
     app = FastAPI(
         title="sitrep",

@@ -107,8 +107,7 @@ def settings(database_url: str) -> Settings:
 def store(settings: Settings, clock: Clock) -> Iterator[EventStore]:
     store = open_store(settings, clock=clock)
     yield store
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()
 
 
 # --- event bodies as a liaison would send them ---------------------------------------------

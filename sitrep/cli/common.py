@@ -139,12 +139,34 @@ def opened_store(settings: Settings) -> Iterator[EventStore]:
     engine = engine_for(settings)
     try:
         store = open_store(settings, engine=engine)
-        try:
-            yield store
-        finally:
-            store.recorder.close()
+    except BaseException:
+        engine.dispose()  # no store holds it yet
+        raise
+    try:
+        yield store
     finally:
-        engine.dispose()
+        store.close()
+
+
+# --- a command's session -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def configured() -> Iterator[Settings]:
+    """The command's settings, every failure reported as one line (naming the database once
+    the settings are read)."""
+    with reported():
+        settings = load_settings()
+        with reported(settings):
+            yield settings
+
+
+@contextlib.contextmanager
+def store_session() -> Iterator[tuple[Settings, EventStore]]:
+    """The command's settings and the configured event store, closed afterwards, every
+    failure reported as one line."""
+    with configured() as settings, opened_store(settings) as store:
+        yield settings, store
 
 
 #: The FILE argument that means standard input (or output).

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sitrep.cli.common import load_settings, opened_store, plural, reported
+from sitrep.cli.common import plural, store_session
 
 
 def deadlines_check(
@@ -36,35 +36,33 @@ def deadlines_check(
     from sitrep.weekly import WeeklyReports
 
     day = _day(today)
-    with reported():
-        settings = load_settings()
-        with reported(settings), opened_store(settings) as store:
-            projector = Projector(store)
-            on = day or store.clock().date()
-            flags = check_deadlines(store, projector, on, settings.alert_thresholds)
-            for flag in flags:
-                typer.echo(_flag_line(flag.mission, flag.data, flag.id))
-            dispatcher = Dispatcher.from_settings(store, settings)
-            if dispatcher is None:
-                delivery = "no webhooks configured"
-            else:
-                try:
-                    if settings.report_weekday is not None:
-                        weekly = WeeklyReports(store, projector, dispatcher,
-                                               settings.report_weekday)  # fmt: skip
-                        for msg_id in weekly.run(on):
-                            typer.echo(f"queued a weekly report [{msg_id}]")
-                    attempts = dispatcher.drain(wait)
-                    pending = dispatcher.pending()
-                finally:
-                    dispatcher.close()
-                delivered = sum(1 for a in attempts if a.state == "delivered")
-                failed = sum(1 for a in attempts if a.state == "failed")
-                delivery = f"{plural(delivered, 'webhook')} delivered"
-                if pending:
-                    delivery += f", {pending} pending (retried by the next run or sitrep serve)"
-                if failed:
-                    delivery += f", {failed} failed for good"
+    with store_session() as (settings, store):
+        projector = Projector(store)
+        on = day or store.clock().date()
+        flags = check_deadlines(store, projector, on, settings.alert_thresholds)
+        for flag in flags:
+            typer.echo(_flag_line(flag.mission, flag.data, flag.id))
+        dispatcher = Dispatcher.from_settings(store, settings)
+        if dispatcher is None:
+            delivery = "no webhooks configured"
+        else:
+            try:
+                if settings.report_weekday is not None:
+                    weekly = WeeklyReports(store, projector, dispatcher,
+                                           settings.report_weekday)  # fmt: skip
+                    for msg_id in weekly.run(on):
+                        typer.echo(f"queued a weekly report [{msg_id}]")
+                attempts = dispatcher.drain(wait)
+                pending = dispatcher.pending()
+            finally:
+                dispatcher.close()
+            delivered = sum(1 for a in attempts if a.state == "delivered")
+            failed = sum(1 for a in attempts if a.state == "failed")
+            delivery = f"{plural(delivered, 'webhook')} delivered"
+            if pending:
+                delivery += f", {pending} pending (retried by the next run or sitrep serve)"
+            if failed:
+                delivery += f", {failed} failed for good"
     typer.echo(f"{plural(len(flags), 'new flag')}; {delivery}", err=True)
 
 

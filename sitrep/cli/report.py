@@ -11,7 +11,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from sitrep.cli.common import Failure, load_settings, opened_store, reported
+from sitrep.cli.common import Failure, reported, store_session
 
 
 class Format(StrEnum):
@@ -61,16 +61,14 @@ def report_command(
                 "must be an RFC 3339 instant with an offset, e.g. 2025-01-08T00:00:00Z",
                 param_hint="--known-at",
             ) from None
-    with reported():
-        settings = load_settings()
-        with reported(settings), opened_store(settings) as store:
-            now = store.clock()
-            try:
-                start, end = reports.window(start, end, now.date())
-            except InvalidEvent as exc:
-                message = exc.errors[0].message.replace("`to`", "--to")
-                raise typer.BadParameter(message, param_hint="--from") from None
-            body = reports.compute(store, Projector(store), mission, start, end, at or now)
+    with store_session() as (_, store):
+        now = store.clock()
+        try:
+            start, end = reports.window(start, end, now.date())
+        except InvalidEvent as exc:
+            message = exc.errors[0].message.replace("`to`", "--to")
+            raise typer.BadParameter(message, param_hint="--from") from None
+        body = reports.compute(store, Projector(store), mission, start, end, at or now)
     text = (
         orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n"
         if form is Format.JSON

@@ -6,22 +6,20 @@ import typer
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from sitrep.cli.common import engine_for, load_settings, reported
+from sitrep.cli.common import configured, engine_for
 from sitrep.database import migrate
 
 
 def migrate_command() -> None:
     """Bring the database to the newest schema (also done on first use by every command)."""
-    with reported():
-        settings = load_settings()
-        with reported(settings):
-            engine = engine_for(settings)
-            try:
-                before = _revision(engine)
-                migrate(engine)
-                after = _revision(engine)
-            finally:
-                engine.dispose()
+    with configured() as settings:
+        engine = engine_for(settings)
+        try:
+            before = _revision(engine)
+            migrate(engine)
+            after = _revision(engine)
+        finally:
+            engine.dispose()
     if before == after:
         typer.echo(f"database at the newest schema (revision {after})")
     else:

@@ -14,6 +14,7 @@ import pydantic
 import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from events.store import MAX_BATCH
 from sitrep.cli.common import STDIO, Failure, first_line, opened, plural, reported
 from sitrep.client import ApiProblem, Client
 from sitrep.outbox import (
@@ -68,7 +69,7 @@ def send_command(
     ] = False,
     batch_size: Annotated[
         int,
-        typer.Option("--batch-size", min=1, max=1000, metavar="N",
+        typer.Option("--batch-size", min=1, max=MAX_BATCH, metavar="N",
                      help="Most events per request (1: one request per event)."),
     ] = BATCH_SIZE,
     max_backoff: Annotated[

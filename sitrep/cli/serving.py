@@ -87,8 +87,7 @@ def demo_command(
                     store.engine, role=Role.ADMIN, name="demo-admin", now=datetime.now(UTC)
                 )
             except BaseException as exc:
-                store.recorder.close()
-                store.engine.dispose()
+                store.close()
                 if isinstance(exc, demo.TimelineError):
                     raise Failure(f"the bundled timeline did not load: {exc}") from None
                 raise

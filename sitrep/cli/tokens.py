@@ -12,7 +12,7 @@ import typer
 from api import tokens
 from events import codes
 from events.catalogue import Role
-from sitrep.cli.common import Failure, load_settings, migrated_engine, reported
+from sitrep.cli.common import Failure, configured, migrated_engine
 from sitrep.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,20 @@ def token_create(
     ] = None,
 ) -> None:
     """Create an API token and print it alone on the last line (it is shown only once)."""
-    with reported():
-        settings = load_settings()
-        with reported(settings):
-            codes_ = _scope(scope, role, settings)
-            holder = _name(name, role)
-            with migrated_engine(settings) as engine:
-                try:
-                    principal, token = tokens.create_token(
-                        engine, role=role, name=holder, scope=codes_, now=datetime.now(UTC)
-                    )
-                except tokens.TokenNameTaken as exc:
-                    raise Failure(
-                        f"a live token is already named {exc.name!r} (id {exc.holder}): choose "
-                        f"another --name, or revoke that one first (sitrep token revoke "
-                        f"{exc.holder})"
-                    ) from None
+    with configured() as settings:
+        codes_ = _scope(scope, role, settings)
+        holder = _name(name, role)
+        with migrated_engine(settings) as engine:
+            try:
+                principal, token = tokens.create_token(
+                    engine, role=role, name=holder, scope=codes_, now=datetime.now(UTC)
+                )
+            except tokens.TokenNameTaken as exc:
+                raise Failure(
+                    f"a live token is already named {exc.name!r} (id {exc.holder}): choose "
+                    f"another --name, or revoke that one first (sitrep token revoke "
+                    f"{exc.holder})"
+                ) from None
     log.info("created token %s (%s, %s)", principal.token_id, principal.role, principal.name)
     shown_scope = ",".join(sorted(principal.scope)) or "none"
     typer.echo(
@@ -66,10 +64,8 @@ def token_create(
 
 def token_list() -> None:
     """List tokens (id, role, name, scope, created, revoked); never the tokens themselves."""
-    with reported():
-        settings = load_settings()
-        with reported(settings), migrated_engine(settings) as engine:
-            found = tokens.list_tokens(engine)
+    with configured() as settings, migrated_engine(settings) as engine:
+        found = tokens.list_tokens(engine)
     for info in found:
         revoked = f"revoked {info.revoked_at.isoformat()}" if info.revoked_at else "active"
         typer.echo(
@@ -82,11 +78,9 @@ def token_revoke(
     token_id: Annotated[str, typer.Argument(help="The token's id (see `sitrep token list`).")],
 ) -> None:
     """Revoke a token: refused from now on (a running server notices within 30 seconds)."""
-    with reported():
-        settings = load_settings()
-        with reported(settings), migrated_engine(settings) as engine:
-            if not tokens.revoke_token(engine, token_id, now=datetime.now(UTC)):
-                raise Failure(f"no active token with id {token_id!r} (see `sitrep token list`)")
+    with configured() as settings, migrated_engine(settings) as engine:
+        if not tokens.revoke_token(engine, token_id, now=datetime.now(UTC)):
+            raise Failure(f"no active token with id {token_id!r} (see `sitrep token list`)")
     log.info("revoked token %s", token_id)
     typer.echo(f"revoked token {token_id}")
 

@@ -23,12 +23,12 @@ from events.verify import verify
 from sitrep.cli.common import (
     STDIO,
     Failure,
+    configured,
     first_line,
-    load_settings,
     opened,
     opened_store,
     plural,
-    reported,
+    store_session,
 )
 
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -43,13 +43,8 @@ def export_command(
     file: Annotated[str, typer.Argument(metavar="FILE", help="Where to write; - for stdout.")],
 ) -> None:
     """Write every event, in position order, as JSON Lines of envelopes."""
-    with reported():
-        settings = load_settings()
-        with reported(settings), opened_store(settings) as store:
-            if file == STDIO:
-                count = _export_to_stdout(store)
-            else:
-                count = _export_to_file(store, Path(file))
+    with store_session() as (_, store):
+        count = _export_to_stdout(store) if file == STDIO else _export_to_file(store, Path(file))
     typer.echo(f"exported {plural(count, 'event')}", err=True)
 
 
@@ -105,17 +100,14 @@ def import_command(
     file: Annotated[str, typer.Argument(metavar="FILE", help="JSON Lines to read; - for stdin.")],
 ) -> None:
     """Import exported events, keeping their ids; all or nothing, and idempotent."""
-    with reported():
-        settings = load_settings()
-        with reported(settings), opened(file) as source, opened_store(settings) as store:
-            reading = _Reading(source)
-            try:
-                report = import_events(store, reading.items(store))
-            except SitrepError as exc:
-                raise reading.locate(exc) from None
+    # The file before the store: a missing file is named without touching the database.
+    with configured() as settings, opened(file) as source, opened_store(settings) as store:
+        reading = _Reading(source)
+        try:
+            report = import_events(store, reading.items(store))
+        except SitrepError as exc:
+            raise reading.locate(exc) from None
     typer.echo(f"imported {report.imported}, skipped {report.skipped} (already present)")
-
-
 
 
 class _Reading:
@@ -189,10 +181,8 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first bad position."""
     expected = _expected_head(head)
-    with reported():
-        settings = load_settings()
-        with reported(settings), opened_store(settings) as store:
-            report = verify(store, expected_head=expected)
+    with store_session() as (_, store):
+        report = verify(store, expected_head=expected)
     if report.head_position is None or not report.head_hash:
         shown_head = "empty store" if report.ok else "no intact event"
     else:

@@ -57,8 +57,7 @@ async def open_api(url: str, clock: Clock, **settings: Any) -> AsyncIterator[Api
     async with httpx.AsyncClient(transport=transport, base_url="http://sitrep.test") as client:
         api = Api(client, app, make_tokens(app.state.store.engine))
         yield api
-    app.state.store.recorder.close()
-    app.state.store.engine.dispose()
+    app.state.store.close()
 
 
 @pytest.fixture

@@ -148,8 +148,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
         CREATED_IDS.append(response.json()["id"])
     yield fuzz
     CREATED_IDS.clear()
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()
 
 
 # The coverage phase (boundary and type-confusion cases, derived from the document at
@@ -175,8 +174,7 @@ def _load_schema(config: Any) -> Any:
         # inputs are checked in tests/api/test_stream_api.py instead.
         return loaded.exclude(path="/v1/events/stream")
     finally:
-        app.state.store.recorder.close()
-        app.state.store.engine.dispose()
+        app.state.store.close()
 
 
 schema = _load_schema(WITH_READ_COVERAGE)
@@ -309,8 +307,7 @@ def edge_target(
         assert _post(app, "/v1/events", registered(), edge.auth).status_code == 201
         yield edge
     finally:
-        app.state.store.recorder.close()
-        app.state.store.engine.dispose()
+        app.state.store.close()
         if schema_name is not None:
             with psycopg.connect(_conninfo(POSTGRES_URL), autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema_name} CASCADE")

@@ -84,8 +84,7 @@ def client(database_url: str) -> Iterator[tuple[TestClient, Clock, dict[str, str
     _, token = create_token(engine, role=Role.ADMIN, name="office", now=clock.now)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, clock, {"Authorization": f"Bearer {token}"}
-    app.state.store.recorder.close()
-    engine.dispose()
+    app.state.store.close()
 
 
 def _amend(kind: str, target: dict[str, Any], on: str) -> dict[str, Any]:

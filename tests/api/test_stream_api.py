@@ -84,8 +84,7 @@ def _serve(url: str, **settings: Any) -> Iterator[tuple[Any, uvicorn.Server, str
         server.should_exit = True
         thread.join(10)
         sock.close()
-        app.state.store.recorder.close()
-        app.state.store.engine.dispose()
+        app.state.store.close()
 
 
 @asynccontextmanager
@@ -301,8 +300,7 @@ def test_sitrep_serve_stops_on_sigterm_with_a_stream_open(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path}/serve.db"
     store = open_store(make_settings(url))
     _, token = create_token(store.engine, role=Role.READER, name="tv", now=datetime.now(UTC))
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()
     with serving(url, tmp_path) as server:
         auth = {"Authorization": f"Bearer {token}"}
         with (

@@ -260,8 +260,7 @@ def test_the_check_reads_the_balances_not_the_history(
         with pytest.raises(RuleViolation, match="would fall to -490"):
             append(store, body("ContingentDeparted", "2024-07-02", departure, mission=mission))
     finally:
-        other.recorder.close()
-        other.engine.dispose()
+        other.close()
 
 
 def test_balances_remembered_by_a_process_never_outlive_a_rolled_back_batch(

@@ -197,8 +197,7 @@ def test_newest_page_never_shows_an_event_above_a_gap(store: EventStore, databas
     finally:
         done.set()
         watcher.join(60)
-        reader.recorder.close()
-        reader.engine.dispose()
+        reader.close()
     if failures:
         raise failures[0]
     assert tops and tops[-1] <= 101

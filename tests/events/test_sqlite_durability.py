@@ -47,8 +47,7 @@ def opened() -> Iterator[list[EventStore]]:
     stores: list[EventStore] = []
     yield stores
     for store in stores:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 def open_sqlite(settings: Settings, stores: list[EventStore]) -> EventStore:
@@ -93,8 +92,7 @@ def test_store_on_a_bare_engine_defaults_to_full(tmp_path: Path) -> None:
         with engine.connect() as conn:
             assert pragmas(conn.exec_driver_sql) == ("wal", FULL)
     finally:
-        store.recorder.close()
-        engine.dispose()
+        store.close()
 
 
 @pytest.mark.parametrize("bad", ["OFF", "", "FULL; DROP TABLE events", "2"])

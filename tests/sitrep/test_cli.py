@@ -72,8 +72,7 @@ def opened(url: str) -> Iterator[EventStore]:
     try:
         yield store
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 def chain(url: str) -> list[tuple[Any, ...]]:

@@ -65,8 +65,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     url = f"sqlite:///{cwd}/limits.db"
     store = open_store(make_settings(url))
     _, token = create_token(store.engine, role=Role.ADMIN, name="limits", now=datetime.now(UTC))
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SITREP_")}
     env.update(
         SITREP_DATABASE_URL=url,

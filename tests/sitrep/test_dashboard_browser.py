@@ -66,8 +66,7 @@ def demo_store(tmp_path: Path) -> tuple[str, dict[str, str]]:
             for role in (Role.READER, Role.ADMIN)
         }
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
     return url, tokens
 
 

@@ -238,8 +238,7 @@ def test_threads_running_a_pass_at_once_flag_once(
         _assert_flagged_once(stores[0])
     finally:
         for store in stores:
-            store.recorder.close()
-            store.engine.dispose()
+            store.close()
 
 
 def _process_pass(url: str, barrier: Any, queue: Any, today: str) -> None:
@@ -251,8 +250,7 @@ def _process_pass(url: str, barrier: Any, queue: Any, today: str) -> None:
     except BaseException as exc:
         queue.put(f"{type(exc).__name__}: {exc}")
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
 
 
 # Passes of one day replay each other's flags (same idempotency key); a pass of the next day

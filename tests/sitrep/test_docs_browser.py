@@ -54,8 +54,7 @@ def store_url(tmp_path: Path) -> tuple[str, str]:
     try:
         _, token = create_token(store.engine, role=Role.READER, name="docs", now=datetime.now(UTC))
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
     return url, token
 
 

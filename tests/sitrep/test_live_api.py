@@ -48,8 +48,7 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
         load_timeline(store)
         _, token = create_token(store.engine, role=Role.ADMIN, name="live", now=datetime.now(UTC))
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
     return url, token
 
 

@@ -248,8 +248,7 @@ def _seeded(database_url: str, today: datetime) -> tuple[str, list[str]]:
         append(store, *due_soon(today), recorded_by="mission-office")
         _, token = create_token(store.engine, role=Role.ADMIN, name="logs", now=today)
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
     return token, [token.split("_", 2)[2]]
 
 

@@ -63,5 +63,4 @@ def test_a_rebuild_on_postgresql_leaves_the_planner_fresh_statistics(postgres_ur
     assert {t.name: analyzed.get(t.name) for t in TABLES} == dict.fromkeys(
         (t.name for t in TABLES), True
     )
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()

@@ -104,8 +104,7 @@ def demo_report_store(tmp_path: Path) -> tuple[str, str]:
             store.engine, role=Role.READER, name="report-reader", now=datetime.now(UTC)
         )
     finally:
-        store.recorder.close()
-        store.engine.dispose()
+        store.close()
     return url, token
 
 

@@ -55,8 +55,7 @@ def closing() -> Iterator[list[Any]]:
     yield things
     for thing in reversed(things):
         if isinstance(thing, EventStore):
-            thing.recorder.close()
-            thing.engine.dispose()
+            thing.close()
         else:
             thing.close()
 
@@ -138,8 +137,7 @@ def test_a_receiver_down_then_up_gets_each_alert_once_after_a_restart(
     later = check_deadlines(other, Projector(other), date(2024, 9, 1), THRESHOLDS)
     assert len(later) == 2  # the 60 of the mandate, the 0 of the overdue review
     before.close()
-    store.recorder.close()
-    store.engine.dispose()
+    store.close()
 
     # a restart: new store, new dispatcher; the receiver is up now
     restarted = open_store(make_settings(database_url), clock=Clock(datetime.now(UTC)))

@@ -195,8 +195,7 @@ def closing() -> Iterator[list[Any]]:
     yield things
     for thing in reversed(things):
         if isinstance(thing, EventStore):
-            thing.recorder.close()
-            thing.engine.dispose()
+            thing.close()
         else:
             thing.close()
 
@@ -489,8 +488,7 @@ def test_two_instances_restarted_across_the_report_day_deliver_each_week_once(
         append(seeding, registered(), authorized(expires_on="2099-10-02"), arrived(200),
                recorded_by="mission-office")  # fmt: skip
     finally:
-        seeding.recorder.close()
-        seeding.engine.dispose()
+        seeding.close()
     real = datetime.now(UTC).date()
     # A Monday at least eight days ahead, so every week reported was known by its report day.
     monday = real + timedelta(days=8 + (MONDAY - (real + timedelta(days=8)).weekday()) % 7)

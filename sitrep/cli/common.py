@@ -7,9 +7,11 @@ status 1, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
+from datetime import date
 from typing import IO
 
 import psycopg
@@ -167,6 +169,18 @@ def store_session() -> Iterator[tuple[Settings, EventStore]]:
     failure reported as one line."""
     with configured() as settings, opened_store(settings) as store:
         yield settings, store
+
+
+def day_option(value: str | None, option: str) -> date | None:
+    """A date option's value, written YYYY-MM-DD; anything else is a usage error naming it."""
+    if value is None:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise typer.BadParameter("must be a date as YYYY-MM-DD", param_hint=option)
 
 
 #: The FILE argument that means standard input (or output).

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Annotated, Any
 
 import typer
 
-from sitrep.cli.common import plural, store_session
+from sitrep.cli.common import day_option, plural, store_session
 
 
 def deadlines_check(
@@ -35,7 +33,7 @@ def deadlines_check(
     from sitrep.webhooks import Dispatcher
     from sitrep.weekly import WeeklyReports
 
-    day = _day(today)
+    day = day_option(today, "--today")
     with store_session() as (settings, store):
         projector = Projector(store)
         on = day or store.clock().date()
@@ -66,15 +64,6 @@ def deadlines_check(
     typer.echo(f"{plural(len(flags), 'new flag')}; {delivery}", err=True)
 
 
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise typer.BadParameter("must be a date as YYYY-MM-DD", param_hint="--today")
 
 
 def _flag_line(mission: str, data: dict[str, Any], event_id: str) -> str:

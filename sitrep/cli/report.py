@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from sitrep.cli.common import Failure, reported, store_session
+from sitrep.cli.common import Failure, day_option, reported, store_session
 
 
 class Format(StrEnum):
@@ -51,7 +50,7 @@ def report_command(
     from events.errors import InvalidEvent
     from projections.runner import Projector
 
-    start, end = _day(from_, "--from"), _day(to, "--to")
+    start, end = day_option(from_, "--from"), day_option(to, "--to")
     at: datetime | None = None
     if known_at is not None:
         try:
@@ -84,12 +83,3 @@ def report_command(
             raise Failure(f"cannot write {output}: {exc.strerror}") from None
 
 
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise typer.BadParameter("must be a date as YYYY-MM-DD", param_hint=option)

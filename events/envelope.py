@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -53,7 +53,8 @@ def chain_hash(previous: str, envelope: dict[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RecordedEvent:
-    """An event as stored: the request's fields plus what the server assigned."""
+    """An event as stored: the request's fields plus what the server assigned (one stored in
+    an older schema version is read as an :class:`UpcastEvent`)."""
 
     id: str
     mission: str
@@ -89,7 +90,8 @@ class RecordedEvent:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The envelope plus its hash, as the export writes it."""
+        """The envelope plus its hash, as the export writes it: the stored form, with its
+        ``schema_version``, so that an exported file verifies on its own."""
         body = self.envelope()
         body["hash"] = self.hash
         return body
@@ -100,4 +102,35 @@ class RecordedEvent:
         body = self.envelope()
         del body["schema_version"]
         body["hash"] = self.hash
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class UpcastEvent(RecordedEvent):
+    """An event stored in an older schema version, read in the current one (events.upcasting).
+
+    ``data`` is in the current shape, for every reader; ``stored_data`` is the data as stored,
+    which the envelope, the hash and the export keep. A class of its own, so that events
+    stored in the current version (all of them today) are built and encoded as before.
+    """
+
+    stored_data: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, stored: RecordedEvent, data: dict[str, Any]) -> UpcastEvent:
+        """``stored`` with ``data`` (its data upcast) in the current shape."""
+        kept = {f.name: getattr(stored, f.name) for f in fields(RecordedEvent)}
+        return cls(**{**kept, "data": data, "stored_data": stored.data})
+
+    def envelope(self) -> dict[str, Any]:
+        """Every field but ``hash`` as stored: what the hash covers."""
+        # The base class by name: zero-argument super() fails in a slots dataclass (3.11).
+        body = RecordedEvent.envelope(self)
+        body["data"] = self.stored_data
+        return body
+
+    def public_json(self) -> dict[str, Any]:
+        """As :meth:`RecordedEvent.public_json`, with ``data`` in the current shape."""
+        body = RecordedEvent.public_json(self)
+        body["data"] = self.data
         return body

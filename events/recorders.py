@@ -6,6 +6,10 @@ events (:meth:`Recorder.select_events`): SQLAlchemy's per-statement and per-row 
 the statements themselves, and appends, paging and projection rebuilds are where that shows.
 Both recorders write the same text and types SQLAlchemy would, so either path reads what the
 other wrote.
+
+Every stored row becomes an event in one place, :meth:`Recorder.event`, which upcasts the
+``data`` of a row stored in an older schema version (``events.upcasting``); the raw-JSON path
+:meth:`Recorder.event_json` hands such a row to it and keeps its own speed for current rows.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from events.envelope import RecordedEvent, format_instant
+from events import upcasting
+from events.catalogue import SCHEMA_VERSION
+from events.envelope import RecordedEvent, UpcastEvent, format_instant
 from events.errors import SitrepError, StoreUnavailable
 from events.rules import Entry
 
@@ -91,12 +97,13 @@ class WriteTx:
 
     def history(self, stream: str, *, after_version: int = 0) -> list[Entry]:
         rows = self._all(
-            f"SELECT id, type, version, occurred_on, data FROM events WHERE stream = {self.p} "
-            f"AND version > {self.p} ORDER BY version",
+            "SELECT id, type, version, occurred_on, data, schema_version FROM events "
+            f"WHERE stream = {self.p} AND version > {self.p} ORDER BY version",
             (stream, after_version),
         )
-        r = self.recorder
-        return [Entry(i, t, v, r.day(o), r.json(d)) for i, t, v, o, d in rows]
+        r, upcast = self.recorder, upcasting.upcast_stored
+        # The rules judge the data in the current shape, like every other reader.
+        return [Entry(i, t, v, r.day(o), upcast(t, s, r.json(d))) for i, t, v, o, d, s in rows]
 
     # --- what the rules keep (events.personnel) -------------------------------------------
 
@@ -359,6 +366,8 @@ class Recorder:
             cursor.close()
 
     def event(self, row: Sequence[Any]) -> RecordedEvent:
+        """The one mapper from a stored row (:data:`COLUMNS`) to an event: a row stored in an
+        older schema version becomes an :class:`UpcastEvent`, its ``data`` upcast."""
         (
             position,
             id_,
@@ -375,7 +384,7 @@ class Recorder:
             notes,
             hash_,
         ) = row
-        return RecordedEvent(
+        event = RecordedEvent(
             id=id_,
             mission=mission,
             type=type_,
@@ -391,12 +400,18 @@ class Recorder:
             hash=hash_,
             schema_version=schema_version,
         )
+        if schema_version < SCHEMA_VERSION:
+            return UpcastEvent.of(event, upcasting.upcast_stored(type_, schema_version, event.data))
+        return event
 
     def event_json(self, row: Sequence[Any]) -> dict[str, Any]:
         """A row of :data:`COLUMNS` in the API's JSON form (``RecordedEvent.public_json``),
-        without building the event first: a report lists tens of thousands."""
-        (position, id_, mission, stream, version, type_, _, occurred_on, recorded_at,
-         recorded_by, data, source, notes, hash_) = row  # fmt: skip
+        without building the event first: a report lists tens of thousands. A row stored in an
+        older schema version goes through :meth:`event`, which upcasts it."""
+        (position, id_, mission, stream, version, type_, schema_version, occurred_on,
+         recorded_at, recorded_by, data, source, notes, hash_) = row  # fmt: skip
+        if schema_version < SCHEMA_VERSION:
+            return self.event(row).public_json()
         return {
             "id": id_, "mission": mission, "type": type_, "stream": stream, "version": version,
             "position": position, "occurred_on": self.day_text(occurred_on),

@@ -3,10 +3,16 @@
 The hash chain covers what was stored, so upcasting happens on the way out, never in place.
 Schema version 1 is the first, so no upcaster is registered yet; a change to a type's ``data``
 adds one function here, from the old version to the next.
+
+Every read of ``data`` from the event table goes through :func:`upcast_stored`: rows become
+events in ``Recorder.event`` (the one mapper, which the raw-JSON path ``Recorder.event_json``
+falls back to for an old row), and the few readers of raw rows (the append's stream history,
+``projections.alerts``) call it themselves.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -41,5 +47,18 @@ class Upcasters:
         return data
 
 
-#: The project's registry; empty while schema version 1 is the only one.
+#: The project's registry; empty while schema version 1 is the only one. Read when an old row
+#: is, not bound at import, so a test can put a registry of its own in its place.
 UPCASTERS = Upcasters()
+
+
+def upcast_stored(type_: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Stored ``data`` as the current schema version describes it (:data:`UPCASTERS`).
+
+    A current (or newer) row's ``data`` comes back as it is; an older one's is upcast from a
+    copy, so the stored form that the hash covers is never changed by a step.
+    """
+    registry = UPCASTERS
+    if schema_version >= registry.current:
+        return data
+    return registry.upcast(type_, schema_version, copy.deepcopy(data))

@@ -31,6 +31,7 @@ from events.catalogue import stream_of
 from events.envelope import format_instant
 from events.schema import UTCDateTime
 from events.store import EventStore
+from events.upcasting import upcast_stored
 
 metadata = MetaData()
 
@@ -88,7 +89,7 @@ def listing(store: EventStore, mission: str | None = None) -> list[dict[str, Any
         rows = conn.execute(
             select(
                 ev.c.id, ev.c.mission, ev.c.stream, ev.c.type, ev.c.version, ev.c.position,
-                ev.c.occurred_on, ev.c.recorded_at, ev.c.data,
+                ev.c.occurred_on, ev.c.recorded_at, ev.c.data, ev.c.schema_version,
             ).where(where).order_by(ev.c.position)
         ).all()  # fmt: skip
         flags = _standing(rows)
@@ -103,9 +104,12 @@ def _standing(rows: Iterable[Any]) -> list[tuple[Any, rules.Fact]]:
         by_stream[row.stream].append(row)
     standing: list[tuple[Any, rules.Fact]] = []
     for stream_rows in by_stream.values():
+        # The rows are read raw, so their data is upcast here (as Recorder.event would).
         facts = rules.fold(
-            rules.Entry(r.id, r.type, r.version, r.occurred_on, r.data) for r in stream_rows
-        )
+            rules.Entry(r.id, r.type, r.version, r.occurred_on,
+                        upcast_stored(r.type, r.schema_version, r.data))
+            for r in stream_rows
+        )  # fmt: skip
         for row in stream_rows:
             fact = facts.get(row.id)
             if row.type == "DeadlineFlagged" and fact is not None and not fact.retracted:

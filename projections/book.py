@@ -58,7 +58,7 @@ class Version:
     mission: str
     event_id: str
     occurred_on: date
-    data: dict[str, Any] | None  # None: as stored in the envelope
+    data: dict[str, Any] | None  # None: the envelope's own (upcast on reading)
     corrected_by: list[str] | None
     position: int
     recorded_from: datetime

@@ -368,7 +368,7 @@ def _versions(
     envelopes: Envelopes, generation: int, event_ids: Iterable[str], at: datetime
 ) -> dict[str, tuple[date, Any]]:
     """The report version of each event standing at ``at`` (none: not yet or no longer), as
-    its effective date and data (None: as stored), one statement per 500 events."""
+    its effective date and data (None: the envelope's own), one statement per 500 events."""
     rec, p = envelopes.recorder, envelopes.recorder.placeholder
     ids, found = sorted(set(event_ids)), {}
     for i in range(0, len(ids), 500):

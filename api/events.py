@@ -55,6 +55,10 @@ EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 # Ids and stream names that cannot exist answer 404 without a query (and NUL never reaches
 # PostgreSQL, which cannot hold it in text).
 EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: An event id as the document declares it: a UUID, so ``/v1/events/stream`` (the live stream,
+#: matched first as OpenAPI matches literal paths first) is never taken for one. Declared, not
+#: enforced: any other id is the contract's 404, not a 422.
+EventIdPath = Annotated[str, Path(json_schema_extra={"pattern": EVENT_ID.pattern})]
 STREAM_PATTERN = r"^(mission|alerts|contingent|funding):[a-z0-9][a-z0-9-]{1,31}(:[A-Z0-9]{2,16})?$"
 
 #: Most events one page of ``GET /v1/events`` holds (a batch's limit is ``MAX_BATCH``).
@@ -229,7 +233,7 @@ def create_router() -> APIRouter:
         response_model=EventPublic,
         responses=READ_PROBLEMS,
     )
-    def get_event(store: StoreDep, _: ReaderDep, event_id: Annotated[str, Path()]) -> Response:
+    def get_event(store: StoreDep, _: ReaderDep, event_id: EventIdPath) -> Response:
         if not EVENT_ID.match(event_id):
             raise EventNotFound(event_id)
         return _json(event_json(store.get(event_id)))

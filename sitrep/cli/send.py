@@ -6,7 +6,7 @@ import inspect
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -29,6 +29,9 @@ from sitrep.outbox import (
     Stopped,
     locked,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported when --status runs: start-up stays light
 
 STDIN = STDIO
 #: How long a server keeps an Idempotency-Key at least (CONTRACT §2).
@@ -323,23 +326,31 @@ def _show_status(path: Path) -> None:
         summary.add_row(state, str(count))
     console.print(summary)
     if refused:
-        table = Table(title="refused (not retried)", title_justify="left")
-        for column in ("#", "from", "event", "status", "problem"):
-            table.add_column(column, overflow="fold")
-        for item in refused:
-            table.add_row(str(item.seq), item.source, _what(item), str(item.status or ""),
-                          _problem_text(item.problem))  # fmt: skip
-        console.print(table)
+        console.print(_items_table(
+            "refused (not retried)", ("status", "problem"),
+            [(str(i.status or ""), _problem_text(i.problem)) for i in refused], refused,
+        ))  # fmt: skip
     if queued:
-        table = Table(title="queued", title_justify="left")
-        for column in ("#", "from", "event", "attempts", "last error"):
-            table.add_column(column, overflow="fold")
-        for item in queued:
-            table.add_row(str(item.seq), item.source, _what(item), str(item.attempts),
-                          item.last_error or "")  # fmt: skip
-        console.print(table)
+        console.print(_items_table(
+            "queued", ("attempts", "last error"),
+            [(str(i.attempts), i.last_error or "") for i in queued], queued,
+        ))  # fmt: skip
         if counts["queued"] > len(queued):
             console.print(f"... and {counts['queued'] - len(queued)} more queued")
+
+
+def _items_table(
+    title: str, columns: tuple[str, str], cells: list[tuple[str, str]], items: list[Item]
+) -> Table:
+    """Outbox events as a table: number, where from, what, then ``columns`` of ``cells``."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "from", "event", *columns):
+        table.add_column(column, overflow="fold")
+    for item, extra in zip(items, cells, strict=True):
+        table.add_row(str(item.seq), item.source, _what(item), *extra)
+    return table
 
 
 def _what(item: Item) -> str:

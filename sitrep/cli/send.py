@@ -24,11 +24,9 @@ from sitrep.outbox import (
     Item,
     Outbox,
     OutboxError,
-    Policy,
-    Sender,
-    Stopped,
     locked,
 )
+from sitrep.sending import Policy, Sender, Stopped
 
 if TYPE_CHECKING:
     from rich.table import Table  # imported when --status runs: start-up stays light

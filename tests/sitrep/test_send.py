@@ -39,7 +39,8 @@ from typer.testing import CliRunner
 
 from sitrep.cli import app
 from sitrep.client import ApiProblem, Client, is_retryable, retry_after_seconds
-from sitrep.outbox import Outbox, OutboxError, Policy, Sender, Stopped, content_digest
+from sitrep.outbox import Outbox, OutboxError, content_digest
+from sitrep.sending import Policy, Sender, Stopped
 from tests.conftest import arrived, authorized, body, departed, registered
 from tests.processes import free_port, wait_until_healthy
 
